@@ -1,0 +1,73 @@
+from django.contrib import admin
+
+from conversations.models import Conversation, Customer, Message
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "external_id", "created_at"]
+    search_fields = ["name", "external_id"]
+    date_hierarchy = "created_at"
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    fields = ["seq", "sender", "agent", "body", "confidence", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["seq"]
+
+    def has_add_permission(self, request, obj=None):
+        return False  # messages are written through the chat, where they are broadcast
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "customer",
+        "status",
+        "priority",
+        "assigned_agent",
+        "handoff_reason",
+        "handoff_confidence",
+        "handed_off_at",
+        "resolved_at",
+    ]
+    list_filter = ["status", "priority", "handoff_reason", "assigned_agent"]
+    search_fields = ["pk", "customer__name", "customer__external_id", "messages__body"]
+    date_hierarchy = "created_at"
+    list_select_related = ["customer", "assigned_agent"]
+    # State moves only through the services (which lock, record and broadcast).
+    readonly_fields = [
+        "customer",
+        "status",
+        "assigned_agent",
+        "handoff_reason",
+        "handoff_confidence",
+        "last_seq",
+        "created_at",
+        "handed_off_at",
+        "assigned_at",
+        "first_agent_reply_at",
+        "resolved_at",
+        "updated_at",
+    ]
+    inlines = [MessageInline]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["conversation", "seq", "sender", "agent", "short_body", "confidence", "created_at"]
+    list_filter = ["sender"]
+    search_fields = ["body", "conversation__pk"]
+    list_select_related = ["conversation", "agent"]
+    readonly_fields = ["conversation", "seq", "sender", "agent", "body", "confidence", "sources", "created_at"]
+
+    @admin.display(description="Body")
+    def short_body(self, obj):
+        return obj.body[:80]
+
+    def has_add_permission(self, request):
+        return False

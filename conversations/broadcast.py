@@ -1,0 +1,90 @@
+"""Live events of the conversations app, sent only after the transaction commits.
+
+Channel layers deliver at most once; clients catch up from the database by
+sequence number, so an event lost here costs latency, never data.
+Group names are built from ids only.
+"""
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from conversations.models import Conversation, Message, display_name
+
+INBOX_GROUP = "inbox"
+
+
+def customer_group(customer_id: int) -> str:
+    return f"customer.{customer_id}"
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"conversation.{conversation_id}"
+
+
+def agent_group(user_id: int) -> str:
+    return f"agent.{user_id}"
+
+
+def message_payload(message: Message) -> dict:
+    """The wire form of a message, for websocket events and HTTP catch-up alike."""
+    agent = message.agent
+    return {
+        "id": message.pk,
+        "conversation": message.conversation_id,
+        "seq": message.seq,
+        "sender": message.sender,
+        "author": display_name(agent) if agent else "",
+        "body": message.body,
+        "confidence": message.confidence,
+        "sources": message.sources,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def conversation_payload(conversation: Conversation, *, queue_position: int | None = None) -> dict:
+    agent = conversation.assigned_agent
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "priority": conversation.priority,
+        "handoff_reason": conversation.handoff_reason,
+        "agent": display_name(agent) if agent else "",
+        "agent_id": agent.pk if agent else None,
+        "queue_position": queue_position,
+    }
+
+
+def _send(groups: list[str], event: dict) -> None:
+    layer = get_channel_layer()
+    for group in groups:
+        async_to_sync(layer.group_send)(group, event)
+
+
+def send_on_commit(groups: list[str], event: dict) -> None:
+    transaction.on_commit(lambda: _send(groups, event))
+
+
+def notify_message(message: Message, *, customer_id: int) -> None:
+    event = {"type": "conversation.message", "message": message_payload(message)}
+    groups = [customer_group(customer_id), conversation_group(message.conversation_id)]
+    if message.sender == Message.Sender.CUSTOMER:
+        # Agents' lists show the latest customer message and who is waiting.
+        groups.append(INBOX_GROUP)
+    send_on_commit(groups, event)
+
+
+def notify_conversation(conversation: Conversation, *, queue_position: int | None = None, event: str) -> None:
+    """Tell the customer, the agents' inbox and open conversation views that state changed.
+
+    ``event`` says what happened (``handed_off``, ``assigned``, ``resolved``, ...),
+    so the inbox can toast on new handoffs without diffing state.
+    """
+    payload = {
+        "type": "conversation.changed",
+        "event": event,
+        "conversation": conversation_payload(conversation, queue_position=queue_position),
+    }
+    send_on_commit(
+        [customer_group(conversation.customer_id), conversation_group(conversation.pk), INBOX_GROUP], payload
+    )

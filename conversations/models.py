@@ -1,0 +1,134 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def display_name(user) -> str:
+    """How agents appear to customers and to each other: first name, else username."""
+    return user.get_short_name() or user.get_username()
+
+
+class Customer(models.Model):
+    """Someone chatting through the widget; no account, identified by a signed token."""
+
+    # The embedding site's own user id, when it passed a verified one.
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    name = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"], condition=~Q(external_id=""), name="customer_external_id_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name or f"Visitor #{self.pk}"
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        BOT = "bot", "With bot"
+        PENDING_HANDOFF = "pending_handoff", "Pending handoff"
+        ASSIGNED = "assigned", "Assigned"
+        RESOLVED = "resolved", "Resolved"
+
+    class Priority(models.IntegerChoices):
+        P1 = 1, "P1 Urgent"
+        P2 = 2, "P2 High"
+        P3 = 3, "P3 Normal"
+        P4 = 4, "P4 Low"
+
+    class HandoffReason(models.TextChoices):
+        LOW_CONFIDENCE = "low_confidence", "Bot not confident"
+        CUSTOMER_REQUEST = "customer_request", "Customer asked for a person"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.BOT)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.P3)
+    assigned_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_conversations"
+    )
+    handoff_reason = models.CharField(max_length=30, choices=HandoffReason.choices, blank=True, default="")
+    # The bot confidence that triggered a low-confidence handoff, for the agent to see.
+    handoff_confidence = models.FloatField(null=True, blank=True)
+    # Highest Message.seq so far; bumped with a conditional UPDATE so concurrent
+    # writers serialise on this row and sequence numbers never collide.
+    last_seq = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    handed_off_at = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    first_agent_reply_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # A customer has at most one open conversation: the one the widget shows.
+            models.UniqueConstraint(
+                fields=["customer"], condition=~Q(status="resolved"), name="conversation_one_open_per_customer"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="assigned", assigned_agent__isnull=False) | ~Q(status="assigned"),
+                name="conversation_assigned_has_agent",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["pending_handoff", "assigned"]) | Q(handed_off_at__isnull=False),
+                name="conversation_handoff_has_time",
+            ),
+            models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=4), name="conversation_priority_range"),
+        ]
+        indexes = [
+            # The queue: pending conversations by priority, then arrival.
+            models.Index(
+                fields=["priority", "handed_off_at"],
+                condition=Q(status="pending_handoff"),
+                name="conversation_queue_idx",
+            ),
+            models.Index(fields=["status", "-updated_at"], name="conversation_status_idx"),
+        ]
+
+    def __str__(self):
+        return f"Conversation #{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != self.Status.RESOLVED
+
+
+class Message(models.Model):
+    class Sender(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        BOT = "bot", "Bot"
+        AGENT = "agent", "Agent"
+        SYSTEM = "system", "System"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    sender = models.CharField(max_length=10, choices=Sender.choices)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField()
+    # Bot answers only: how sure the bot was, and the knowledge-base entries it used.
+    confidence = models.FloatField(null=True, blank=True)
+    sources = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True) | Q(confidence__gte=0, confidence__lte=1),
+                name="message_confidence_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(sender="agent") | Q(agent__isnull=False), name="message_agent_has_author"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_sender_display()} #{self.seq} in conversation {self.conversation_id}"

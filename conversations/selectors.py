@@ -1,0 +1,81 @@
+"""Reads for the chat page and the agent inbox."""
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+
+from conversations.models import Conversation, Customer, Message
+
+INBOX_VIEWS = {
+    "pending": "Pending handoff",
+    "mine": "Mine",
+    "open": "All open",
+    "resolved": "Resolved",
+}
+
+
+def conversation_open_for(*, customer: Customer) -> Conversation | None:
+    return customer.conversations.exclude(status=Conversation.Status.RESOLVED).first()
+
+
+def queue_position(*, conversation: Conversation) -> int | None:
+    """1-based place in the handoff queue: priority first, then time of handoff."""
+    if conversation.status != Conversation.Status.PENDING_HANDOFF:
+        return None
+    ahead = Conversation.objects.filter(status=Conversation.Status.PENDING_HANDOFF).filter(
+        Q(priority__lt=conversation.priority)
+        | Q(priority=conversation.priority, handed_off_at__lt=conversation.handed_off_at)
+        | Q(priority=conversation.priority, handed_off_at=conversation.handed_off_at, pk__lt=conversation.pk)
+    )
+    return ahead.count() + 1
+
+
+def customer_messages(*, customer: Customer, limit_conversations: int = 5) -> list[Message]:
+    """The customer's recent history across conversations, oldest first."""
+    recent = list(customer.conversations.order_by("-pk").values_list("pk", flat=True)[:limit_conversations])
+    return list(
+        Message.objects.filter(conversation_id__in=recent).select_related("agent").order_by("conversation_id", "seq")
+    )
+
+
+def customer_messages_after(*, customer: Customer, conversation_id: int, after_seq: int) -> list[Message]:
+    """What a reconnecting customer missed: later messages of the conversation it
+    last saw, and every message of the customer's newer conversations."""
+    return list(
+        Message.objects.filter(conversation__customer=customer)
+        .filter(Q(conversation_id=conversation_id, seq__gt=after_seq) | Q(conversation_id__gt=conversation_id))
+        .select_related("agent")
+        .order_by("conversation_id", "seq")
+    )
+
+
+def conversation_messages_after(*, conversation: Conversation, after_seq: int = 0) -> list[Message]:
+    return list(conversation.messages.filter(seq__gt=after_seq).select_related("agent").order_by("seq"))
+
+
+def _view_filter(view: str, user) -> Q:
+    status = Conversation.Status
+    return {
+        "pending": Q(status=status.PENDING_HANDOFF),
+        "mine": Q(status=status.ASSIGNED, assigned_agent=user),
+        "open": Q(status__in=[status.PENDING_HANDOFF, status.ASSIGNED]),
+        "resolved": Q(status=status.RESOLVED, handed_off_at__isnull=False),
+    }[view]
+
+
+def inbox_tabs(*, user) -> list[dict]:
+    """Each inbox view with its count, in one query."""
+    counts = Conversation.objects.aggregate(
+        **{view: Count("pk", filter=_view_filter(view, user)) for view in INBOX_VIEWS}
+    )
+    return [{"key": view, "label": label, "count": counts[view]} for view, label in INBOX_VIEWS.items()]
+
+
+def inbox_conversations(*, view: str, user, limit: int = 200) -> QuerySet[Conversation]:
+    latest = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq")
+    qs = (
+        Conversation.objects.filter(_view_filter(view, user))
+        .select_related("customer", "assigned_agent")
+        .annotate(last_body=Subquery(latest.values("body")[:1]), last_sender=Subquery(latest.values("sender")[:1]))
+    )
+    if view == "resolved":
+        return qs.order_by("-resolved_at", "-pk")[:limit]
+    return qs.order_by("priority", "handed_off_at", "pk")[:limit]

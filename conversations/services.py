@@ -1,0 +1,254 @@
+"""The write path of the conversations app: one function per domain action.
+
+Each validates, locks what it changes, writes, and schedules its broadcasts on
+commit (``check → do → notify``, as Zulip's actions). Lock order: customer row,
+then conversation row (see docs/concurrency.md).
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from conversations import broadcast, signals
+from conversations.models import Conversation, Customer, Message, display_name
+from conversations.selectors import conversation_open_for, queue_position
+from knowledge import bot
+
+logger = logging.getLogger(__name__)
+
+Status = Conversation.Status
+
+
+class ConversationAlreadyTaken(Exception):
+    """Another agent accepted the conversation first."""
+
+    def __init__(self, conversation: Conversation):
+        self.conversation = conversation
+        agent = conversation.assigned_agent
+        who = display_name(agent) if agent else "someone else"
+        if conversation.status == Status.RESOLVED:
+            super().__init__("This conversation is already resolved.")
+        else:
+            super().__init__(f"{who} already accepted this conversation.")
+
+
+def message_body_clean(body: object) -> str:
+    """The body to store, or a ValidationError a customer or agent can read."""
+    if not isinstance(body, str) or not body.strip():
+        raise ValidationError("Please type a message first.", code="empty")
+    body = body.strip()
+    limit = settings.BATON_MAX_MESSAGE_CHARS
+    if len(body) > limit:
+        raise ValidationError(
+            f"Messages can be at most {limit:,} characters (this one has {len(body):,}). "
+            "Please shorten it or split it in two.",
+            code="too_long",
+        )
+    return body
+
+
+def customer_create(*, name: str = "", external_id: str = "") -> Customer:
+    customer = Customer(name=name[:200], external_id=external_id[:200])
+    customer.full_clean()
+    customer.save()
+    return customer
+
+
+def customer_for_embed(*, external_id: str, name: str = "") -> Customer:
+    """The customer for a verified site user id, created on first visit."""
+    customer, created = Customer.objects.get_or_create(external_id=external_id[:200], defaults={"name": name[:200]})
+    if not created and name and customer.name != name[:200]:
+        customer.name = name[:200]
+        customer.save(update_fields=["name"])
+    return customer
+
+
+def _message_create(
+    *,
+    conversation: Conversation,
+    sender: str,
+    body: str,
+    agent: AbstractBaseUser | None = None,
+    confidence: float | None = None,
+    sources: list | None = None,
+) -> Message:
+    """Store a message with the conversation's next sequence number.
+
+    The conditional ``UPDATE ... SET last_seq = last_seq + 1`` takes the row lock,
+    so concurrent writers to one conversation get consecutive numbers.
+    """
+    Conversation.objects.filter(pk=conversation.pk).update(last_seq=F("last_seq") + 1, updated_at=timezone.now())
+    seq = Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation.pk)
+    message = Message(
+        conversation=conversation,
+        seq=seq,
+        sender=sender,
+        body=body,
+        agent=agent,
+        confidence=confidence,
+        sources=sources or [],
+    )
+    message.full_clean(exclude=["conversation", "agent"])
+    message.save()
+    broadcast.notify_message(message, customer_id=conversation.customer_id)
+    return message
+
+
+def _open_conversation_locked(*, customer: Customer) -> Conversation:
+    """The customer's open conversation, locked; a new one with the bot if none."""
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    conversation = conversation_open_for(customer=customer)
+    if conversation is None:
+        conversation = Conversation.objects.create(customer=customer)
+    return Conversation.objects.select_for_update().get(pk=conversation.pk)
+
+
+@transaction.atomic
+def message_post_from_customer(*, customer: Customer, body: object) -> Message:
+    """Store the customer's message; the bot answers it if the bot has the conversation."""
+    body = message_body_clean(body)
+    conversation = _open_conversation_locked(customer=customer)
+    message = _message_create(conversation=conversation, sender=Message.Sender.CUSTOMER, body=body)
+    if conversation.status == Status.BOT:
+        transaction.on_commit(lambda: bot_turn_schedule(message_id=message.pk))
+    return message
+
+
+def bot_turn_schedule(*, message_id: int) -> None:
+    async_task("conversations.tasks.bot_turn", message_id, task_name=f"bot-turn-{message_id}")
+
+
+def bot_turn(*, message_id: int) -> Message | None:
+    """Answer one customer message, or hand the conversation off.
+
+    Retrieval runs outside any transaction (it is the slow part); the answer is
+    only stored if the bot still has the conversation by then.
+    """
+    message = Message.objects.select_related("conversation").get(pk=message_id)
+    if message.conversation.status != Status.BOT:
+        return None
+    reply = bot.answer(message.body)
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
+        if conversation.status != Status.BOT:
+            return None
+        if reply.handoff_reason:
+            conversation_handoff(conversation=conversation, reason=reply.handoff_reason, confidence=reply.confidence)
+            return None
+        return _message_create(
+            conversation=conversation,
+            sender=Message.Sender.BOT,
+            body=reply.text,
+            confidence=reply.confidence,
+            sources=reply.sources,
+        )
+
+
+_HANDOFF_TEXT = {
+    Conversation.HandoffReason.CUSTOMER_REQUEST: "Of course, a person from our team will take over.",
+    Conversation.HandoffReason.LOW_CONFIDENCE: (
+        "I'm not sure about this one, so I'm passing you to a person from our team."
+    ),
+}
+
+
+@transaction.atomic
+def conversation_handoff(*, conversation: Conversation, reason: str, confidence: float | None = None) -> bool:
+    """Move a bot conversation to Pending Handoff. False if it was not with the bot."""
+    now = timezone.now()
+    updated = Conversation.objects.filter(pk=conversation.pk, status=Status.BOT).update(
+        status=Status.PENDING_HANDOFF,
+        handoff_reason=reason,
+        handoff_confidence=confidence,
+        handed_off_at=now,
+        updated_at=now,
+    )
+    if not updated:
+        return False
+    conversation.refresh_from_db()
+    _message_create(
+        conversation=conversation,
+        sender=Message.Sender.SYSTEM,
+        body=_HANDOFF_TEXT[Conversation.HandoffReason(reason)] + " You'll see their reply here.",
+    )
+    signals.conversation_handed_off.send(sender=Conversation, conversation=conversation)
+    broadcast.notify_conversation(
+        conversation, queue_position=queue_position(conversation=conversation), event="handed_off"
+    )
+    return True
+
+
+@transaction.atomic
+def customer_request_handoff(*, customer: Customer) -> Conversation:
+    """The "Talk to a person" button: hand off at once, opening a conversation if needed."""
+    conversation = _open_conversation_locked(customer=customer)
+    conversation_handoff(conversation=conversation, reason=Conversation.HandoffReason.CUSTOMER_REQUEST)
+    conversation.refresh_from_db()
+    return conversation
+
+
+@transaction.atomic
+def conversation_accept(*, conversation_id: int, agent: AbstractBaseUser) -> Conversation:
+    """Assign a pending conversation to ``agent``; exactly one of racing agents wins."""
+    now = timezone.now()
+    updated = Conversation.objects.filter(pk=conversation_id, status=Status.PENDING_HANDOFF).update(
+        status=Status.ASSIGNED, assigned_agent=agent, assigned_at=now, updated_at=now
+    )
+    conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
+    if not updated:
+        if conversation.status == Status.ASSIGNED and conversation.assigned_agent_id == agent.pk:
+            return conversation  # a double click, not a race
+        raise ConversationAlreadyTaken(conversation)
+    _message_create(
+        conversation=conversation, sender=Message.Sender.SYSTEM, body=f"{display_name(agent)} joined the conversation."
+    )
+    signals.conversation_assigned.send(sender=Conversation, conversation=conversation, agent=agent)
+    broadcast.notify_conversation(conversation, event="assigned")
+    return conversation
+
+
+def _check_assigned_to(conversation: Conversation, agent: AbstractBaseUser) -> None:
+    if conversation.status != Status.ASSIGNED or conversation.assigned_agent_id != agent.pk:
+        raise PermissionDenied("Only the agent who accepted this conversation can do that.")
+
+
+@transaction.atomic
+def message_post_from_agent(*, conversation_id: int, agent: AbstractBaseUser, body: object) -> Message:
+    body = message_body_clean(body)
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    _check_assigned_to(conversation, agent)
+    first_reply = bool(
+        Conversation.objects.filter(pk=conversation.pk, first_agent_reply_at__isnull=True).update(
+            first_agent_reply_at=timezone.now()
+        )
+    )
+    message = _message_create(conversation=conversation, sender=Message.Sender.AGENT, body=body, agent=agent)
+    signals.agent_replied.send(
+        sender=Conversation, conversation=conversation, agent=agent, message=message, first_reply=first_reply
+    )
+    return message
+
+
+@transaction.atomic
+def conversation_resolve(*, conversation_id: int, agent: AbstractBaseUser) -> Conversation:
+    """Close the conversation; the customer's next message starts a new one with the bot."""
+    now = timezone.now()
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    if not (agent.is_staff and conversation.is_open):
+        _check_assigned_to(conversation, agent)
+    Conversation.objects.filter(pk=conversation.pk).update(status=Status.RESOLVED, resolved_at=now, updated_at=now)
+    conversation.refresh_from_db()
+    _message_create(
+        conversation=conversation,
+        sender=Message.Sender.SYSTEM,
+        body=f"{display_name(agent)} resolved this conversation. Write again any time to start a new one.",
+    )
+    signals.conversation_resolved.send(sender=Conversation, conversation=conversation, agent=agent)
+    broadcast.notify_conversation(conversation, event="resolved")
+    return conversation

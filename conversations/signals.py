@@ -1,0 +1,17 @@
+"""Hooks for the apps above conversations (routing, sla), which this app must not import.
+
+Each is sent by a service inside its transaction, after the state change, so a
+receiver's writes commit or roll back with it. Receivers do their own writes
+through their own services; nothing here hides a write.
+"""
+
+from django.dispatch import Signal
+
+# conversation: the conversation, now pending_handoff.
+conversation_handed_off = Signal()
+# conversation: now assigned; agent: who accepted it.
+conversation_assigned = Signal()
+# conversation, agent, message: the agent's message (first_reply says whether it was the first).
+agent_replied = Signal()
+# conversation: now resolved; agent: who resolved it.
+conversation_resolved = Signal()

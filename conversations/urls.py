@@ -1,0 +1,15 @@
+from django.urls import path
+
+from conversations.views import chat, inbox
+
+urlpatterns = [
+    path("chat/", chat.chat_page, name="chat"),
+    path("chat/send/", chat.chat_send, name="chat-send"),
+    path("chat/history/", chat.chat_history, name="chat-history"),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/list/", inbox.inbox_list, name="inbox-list"),
+    path("inbox/c/<int:pk>/", inbox.conversation_detail, name="inbox-conversation"),
+    path("inbox/c/<int:pk>/accept/", inbox.conversation_accept, name="inbox-accept"),
+    path("inbox/c/<int:pk>/reply/", inbox.conversation_reply, name="inbox-reply"),
+    path("inbox/c/<int:pk>/resolve/", inbox.conversation_resolve, name="inbox-resolve"),
+]

@@ -1,0 +1,125 @@
+"""The customer's chat page and its HTTP fallback, reached only through the signed token."""
+
+import json
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from conversations import broadcast, selectors, services
+from conversations.identity import TOKEN_MAX_AGE, customer_token_make, customer_token_read, embed_user_verified
+from conversations.models import Customer
+
+TOKEN_HEADER = "HTTP_X_BATON_TOKEN"
+
+
+def _customer_from_cookie(request: HttpRequest) -> Customer | None:
+    customer_id = customer_token_read(request.COOKIES.get(settings.BATON_CUSTOMER_COOKIE))
+    return Customer.objects.filter(pk=customer_id).first() if customer_id else None
+
+
+def _customer_for_page(request: HttpRequest) -> Customer:
+    external_id = request.GET.get("user_id", "").strip()
+    if external_id and embed_user_verified(external_id=external_id, user_hash=request.GET.get("user_hash", "")):
+        return services.customer_for_embed(external_id=external_id, name=request.GET.get("name", "").strip())
+    return _customer_from_cookie(request) or services.customer_create(name=request.GET.get("name", "").strip())
+
+
+@require_GET
+@xframe_options_exempt
+def chat_page(request: HttpRequest) -> HttpResponse:
+    customer = _customer_for_page(request)
+    conversation = selectors.conversation_open_for(customer=customer)
+    token = customer_token_make(customer_id=customer.pk)
+    history = [broadcast.message_payload(m) for m in selectors.customer_messages(customer=customer)]
+    state = (
+        broadcast.conversation_payload(conversation, queue_position=selectors.queue_position(conversation=conversation))
+        if conversation
+        else None
+    )
+    response = render(
+        request,
+        "conversations/chat.html",
+        {
+            "customer": customer,
+            "token": token,
+            "history": history,
+            "state": state,
+            "max_chars": settings.BATON_MAX_MESSAGE_CHARS,
+            "embedded": request.GET.get("embed") == "1",
+        },
+    )
+    response.set_cookie(
+        settings.BATON_CUSTOMER_COOKIE,
+        token,
+        max_age=TOKEN_MAX_AGE,
+        httponly=True,
+        secure=request.is_secure(),
+        # An embedded widget is a third-party frame: its cookie must be SameSite=None (HTTPS only).
+        samesite="None" if request.is_secure() else "Lax",
+    )
+    return response
+
+
+def _customer_from_header(request: HttpRequest) -> Customer | None:
+    """The fallback endpoints take the token from a header that browsers never send on
+    their own, which is what makes them safe without a CSRF cookie in a third-party frame."""
+    customer_id = customer_token_read(request.META.get(TOKEN_HEADER))
+    return Customer.objects.filter(pk=customer_id).first() if customer_id else None
+
+
+def _forbidden() -> JsonResponse:
+    return JsonResponse({"error": {"code": "forbidden", "message": "Your chat session is not valid."}}, status=403)
+
+
+@csrf_exempt
+@require_POST
+def chat_send(request: HttpRequest) -> JsonResponse:
+    customer = _customer_from_header(request)
+    if customer is None:
+        return _forbidden()
+    try:
+        payload = json.loads(request.body or b"{}")
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        return JsonResponse({"error": {"code": "bad_request", "message": "Send a JSON object."}}, status=400)
+    if payload.get("handoff") is True:
+        conversation = services.customer_request_handoff(customer=customer)
+        return JsonResponse({"conversation": broadcast.conversation_payload(conversation)})
+    try:
+        message = services.message_post_from_customer(customer=customer, body=payload.get("body"))
+    except ValidationError as e:
+        return JsonResponse({"error": {"code": e.code, "message": e.messages[0]}}, status=400)
+    return JsonResponse({"message": broadcast.message_payload(message)}, status=201)
+
+
+@require_GET
+def chat_history(request: HttpRequest) -> JsonResponse:
+    """Catch-up over HTTP, for clients whose websocket is unavailable."""
+    customer = _customer_from_header(request)
+    if customer is None:
+        return _forbidden()
+    try:
+        conversation_id = int(request.GET.get("conversation", "0"))
+        after_seq = int(request.GET.get("after_seq", "0"))
+    except ValueError:
+        return JsonResponse({"error": {"code": "bad_request", "message": "Bad cursor."}}, status=400)
+    messages = selectors.customer_messages_after(
+        customer=customer, conversation_id=conversation_id, after_seq=after_seq
+    )
+    conversation = selectors.conversation_open_for(customer=customer)
+    return JsonResponse(
+        {
+            "messages": [broadcast.message_payload(m) for m in messages],
+            "conversation": broadcast.conversation_payload(
+                conversation, queue_position=selectors.queue_position(conversation=conversation)
+            )
+            if conversation
+            else None,
+        }
+    )

@@ -1,0 +1,51 @@
+"""Personas shared by every test: a customer, two agents, an admin and an outsider."""
+
+import pytest
+from django.test import Client
+
+from conversations.identity import customer_token_make
+from tests.factories import CustomerFactory, UserFactory
+
+
+@pytest.fixture
+def customer(db):
+    return CustomerFactory(name="Casey Customer")
+
+
+@pytest.fixture
+def other_customer(db):
+    return CustomerFactory(name="Olive Other")
+
+
+@pytest.fixture
+def agent(db):
+    return UserFactory(username="alice", first_name="Alice")
+
+
+@pytest.fixture
+def other_agent(db):
+    return UserFactory(username="bob", first_name="Bob")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", first_name="Ada", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def agent_client(agent):
+    client = Client()
+    client.force_login(agent)
+    return client
+
+
+@pytest.fixture
+def customer_token(customer):
+    return customer_token_make(customer_id=customer.pk)
+
+
+@pytest.fixture
+def customer_client(customer, customer_token, settings):
+    client = Client()
+    client.cookies[settings.BATON_CUSTOMER_COOKIE] = customer_token
+    return client

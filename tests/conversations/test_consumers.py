@@ -1,0 +1,212 @@
+"""Websocket behaviour through the full ASGI stack (origin check, auth, routing),
+on the configured channel layer: in-memory embedded, Redis with REDIS_URL."""
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from conversations import services
+from conversations.identity import customer_token_make
+from conversations.models import Conversation, Message
+from helpdesk.asgi import application
+from tests.factories import ConversationFactory, CustomerFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = (b"origin", b"http://localhost")
+
+
+def _roundtrip(event):
+    """Every event must survive JSON, as it does on the wire and through Redis."""
+    assert json.loads(json.dumps(event)) == event
+    return event
+
+
+async def _customer_socket(token, *, origin=ORIGIN):
+    path = f"/ws/chat/?token={token}" if token else "/ws/chat/"
+    communicator = WebsocketCommunicator(application, path, headers=[origin, (b"host", b"localhost")])
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+async def _agent_socket(user, path):
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    communicator = WebsocketCommunicator(
+        application, path, headers=[ORIGIN, (b"host", b"localhost"), (b"cookie", cookie)]
+    )
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+async def _receive_until(communicator, predicate, *, limit=20):
+    for _ in range(limit):
+        event = _roundtrip(await communicator.receive_json_from(timeout=5))
+        if predicate(event):
+            return event
+    raise AssertionError("expected event not received")
+
+
+async def test_customer_socket_requires_a_token():
+    _communicator, connected, code = await _customer_socket(None)
+    assert not connected and code == 4403
+
+
+async def test_customer_socket_refuses_a_forged_token():
+    customer = await sync_to_async(CustomerFactory)()
+    forged = customer_token_make(customer_id=customer.pk)[:-3] + "abc"
+    _communicator, connected, code = await _customer_socket(forged)
+    assert not connected and code == 4403
+
+
+async def test_customer_socket_refuses_a_foreign_origin():
+    customer = await sync_to_async(CustomerFactory)()
+    token = customer_token_make(customer_id=customer.pk)
+    _communicator, connected, _ = await _customer_socket(token, origin=(b"origin", b"https://evil.example"))
+    assert not connected
+
+
+async def test_customer_message_is_stored_then_echoed_with_ack():
+    customer = await sync_to_async(CustomerFactory)()
+    communicator, connected, _ = await _customer_socket(customer_token_make(customer_id=customer.pk))
+    assert connected
+    await communicator.send_json_to({"type": "message", "body": "<b>hi</b>", "client_id": "c1"})
+    events = [_roundtrip(await communicator.receive_json_from(timeout=5)) for _ in range(2)]
+    ack = next(e for e in events if e["type"] == "message.ack")
+    echoed = next(e for e in events if e["type"] == "conversation.message")
+    assert ack["client_id"] == "c1"
+    assert echoed["message"]["body"] == "<b>hi</b>"
+    assert echoed["message"]["sender"] == "customer"
+    assert echoed["message"]["id"] == ack["id"]
+    assert await sync_to_async(Message.objects.filter(pk=ack["id"], body="<b>hi</b>").exists)()
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", "bad_request"),
+        ("[1, 2]", "bad_request"),
+        ('{"type": "delete_everything"}', "bad_request"),
+        ('{"type": 7}', "bad_request"),
+        ('{"type": "message", "body": 12}', "empty"),
+        ('{"type": "message", "body": "   "}', "empty"),
+        (json.dumps({"type": "message", "body": "x" * 4001}), "too_long"),
+    ],
+)
+async def test_customer_bad_frames_get_an_error_and_store_nothing(frame, code):
+    customer = await sync_to_async(CustomerFactory)()
+    communicator, connected, _ = await _customer_socket(customer_token_make(customer_id=customer.pk))
+    assert connected
+    await communicator.send_to(text_data=frame)
+    error = _roundtrip(await communicator.receive_json_from(timeout=5))
+    assert error["type"] == "error" and error["code"] == code
+    assert error["message"]
+    assert not await sync_to_async(Message.objects.exists)()
+    await communicator.disconnect()
+
+
+async def test_customer_cannot_read_another_customers_conversation():
+    mine, theirs = await sync_to_async(CustomerFactory.create_batch)(2)
+    secret = await sync_to_async(services.message_post_from_customer)(customer=theirs, body="my card number is 1234")
+    communicator, connected, _ = await _customer_socket(customer_token_make(customer_id=mine.pk))
+    assert connected
+    await communicator.send_json_to({"type": "sync", "conversation": secret.conversation_id, "after_seq": 0})
+    error = await communicator.receive_json_from(timeout=5)
+    assert error == {"type": "error", "code": "not_found", "message": "No such conversation.", "client_id": None}
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_reconnecting_customer_gets_every_missed_message_once_in_order():
+    customer, agent = await sync_to_async(CustomerFactory)(), await sync_to_async(UserFactory)(username="alice")
+    conversation = await sync_to_async(ConversationFactory)(customer=customer, pending=True)
+    await sync_to_async(services.conversation_accept)(conversation_id=conversation.pk, agent=agent)
+    token = customer_token_make(customer_id=customer.pk)
+
+    communicator, _, _ = await _customer_socket(token)
+    await communicator.send_json_to({"type": "sync", "conversation": 0, "after_seq": 0})
+    seen = await _receive_until(communicator, lambda e: e["type"] == "conversation.message")
+    last_seq = seen["message"]["seq"]
+    await communicator.disconnect()
+
+    for i in range(3):  # sent while the customer's socket is down
+        await sync_to_async(services.message_post_from_agent)(
+            conversation_id=conversation.pk, agent=agent, body=f"missed {i}"
+        )
+
+    communicator, _, _ = await _customer_socket(token)
+    await communicator.send_json_to({"type": "sync", "conversation": conversation.pk, "after_seq": last_seq})
+    replayed = []
+    while True:
+        event = _roundtrip(await communicator.receive_json_from(timeout=5))
+        if event["type"] == "conversation.changed":
+            break
+        replayed.append(event["message"])
+    assert [m["body"] for m in replayed] == ["missed 0", "missed 1", "missed 2"]
+    assert [m["seq"] for m in replayed] == [last_seq + 1, last_seq + 2, last_seq + 3]
+    assert event["conversation"]["status"] == "assigned"
+    assert event["conversation"]["agent"] == "Alice"
+    await communicator.disconnect()
+
+
+async def test_inbox_socket_requires_login():
+    communicator = WebsocketCommunicator(application, "/ws/inbox/", headers=[ORIGIN, (b"host", b"localhost")])
+    connected, code = await communicator.connect()
+    assert not connected and code == 4403
+
+
+async def test_inbox_hears_a_handoff_after_commit():
+    agent = await sync_to_async(UserFactory)(username="alice")
+    communicator, connected, _ = await _agent_socket(agent, "/ws/inbox/")
+    assert connected
+    customer = await sync_to_async(CustomerFactory)()
+    conversation = await sync_to_async(services.customer_request_handoff)(customer=customer)
+    event = await _receive_until(communicator, lambda e: e["type"] == "conversation.changed")
+    assert event["event"] == "handed_off"
+    assert event["conversation"]["id"] == conversation.pk
+    assert event["conversation"]["status"] == Conversation.Status.PENDING_HANDOFF
+    assert event["conversation"]["queue_position"] == 1
+    assert event["conversation"]["handoff_reason"] == "customer_request"
+    await communicator.disconnect()
+
+
+async def test_agent_conversation_socket_for_an_unknown_conversation_is_refused():
+    agent = await sync_to_async(UserFactory)(username="alice")
+    _communicator, connected, code = await _agent_socket(agent, "/ws/inbox/conversations/999999/")
+    assert not connected and code == 4404
+
+
+async def test_agent_replies_over_the_socket_reach_the_customer_live():
+    agent = await sync_to_async(UserFactory)(username="alice")
+    customer = await sync_to_async(CustomerFactory)()
+    conversation = await sync_to_async(ConversationFactory)(customer=customer, pending=True)
+    await sync_to_async(services.conversation_accept)(conversation_id=conversation.pk, agent=agent)
+    customer_ws, _, _ = await _customer_socket(customer_token_make(customer_id=customer.pk))
+    agent_ws, connected, _ = await _agent_socket(agent, f"/ws/inbox/conversations/{conversation.pk}/")
+    assert connected
+    await agent_ws.send_json_to({"type": "message", "body": "<script>x()</script> hello", "client_id": "a1"})
+    event = await _receive_until(customer_ws, lambda e: e["type"] == "conversation.message")
+    assert event["message"]["sender"] == "agent"
+    assert event["message"]["body"] == "<script>x()</script> hello"
+    assert event["message"]["author"] == "Alice"
+    await customer_ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_an_agent_who_did_not_accept_cannot_reply_over_the_socket():
+    alice = await sync_to_async(UserFactory)(username="alice")
+    bob = await sync_to_async(UserFactory)(username="bob")
+    conversation = await sync_to_async(ConversationFactory)(pending=True)
+    await sync_to_async(services.conversation_accept)(conversation_id=conversation.pk, agent=alice)
+    bob_ws, connected, _ = await _agent_socket(bob, f"/ws/inbox/conversations/{conversation.pk}/")
+    assert connected
+    await bob_ws.send_json_to({"type": "message", "body": "sneaky"})
+    error = await _receive_until(bob_ws, lambda e: e["type"] == "error")
+    assert error["code"] == "forbidden"
+    assert not await sync_to_async(Message.objects.filter(body="sneaky").exists)()
+    await bob_ws.disconnect()

@@ -1,0 +1,10 @@
+"""Loaded with `-p` (see pyproject.toml), before pytest-django sets Django up."""
+
+import os
+
+# Tests run django-q2 tasks (the bot's turn) inline, right after the commit that
+# schedules them; the cluster itself is exercised by `make run` and the benchmarks.
+os.environ.setdefault("BATON_Q_SYNC", "1")
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the
+# browser tests make between page actions are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
