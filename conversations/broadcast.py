@@ -12,6 +12,8 @@ from django.db import transaction
 from conversations.models import Conversation, Message, display_name
 
 INBOX_GROUP = "inbox"
+# Waiting customers whose place in the queue is pushed live when the queue moves.
+QUEUE_POSITIONS_PUSHED = 100
 
 
 def customer_group(customer_id: int) -> str:
@@ -88,3 +90,21 @@ def notify_conversation(conversation: Conversation, *, queue_position: int | Non
     send_on_commit(
         [customer_group(conversation.customer_id), conversation_group(conversation.pk), INBOX_GROUP], payload
     )
+
+
+def notify_queue_positions() -> None:
+    """After the queue changed, tell the first waiting customers their new place."""
+
+    def send():
+        waiting = (
+            Conversation.objects.filter(status=Conversation.Status.PENDING_HANDOFF)
+            .order_by("priority", "handed_off_at", "pk")
+            .values_list("pk", "customer_id")[:QUEUE_POSITIONS_PUSHED]
+        )
+        for position, (conversation_id, customer_id) in enumerate(waiting, start=1):
+            _send(
+                [customer_group(customer_id)],
+                {"type": "conversation.queue", "conversation": conversation_id, "queue_position": position},
+            )
+
+    transaction.on_commit(send)

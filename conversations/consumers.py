@@ -46,6 +46,9 @@ class _EventsConsumer(JsonWebsocketConsumer):
     def conversation_changed(self, event):
         self.send_json(event)
 
+    def conversation_queue(self, event):
+        self.send_json(event)
+
     def send_error(self, *, code: str, message: str, client_id: object = None) -> None:
         self.send_json({"type": "error", "code": code, "message": message, "client_id": client_id})
 

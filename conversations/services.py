@@ -13,11 +13,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from conversations import broadcast, signals
 from conversations.models import Conversation, Customer, Message, display_name
 from conversations.selectors import conversation_open_for, queue_position
+from helpdesk.tasks import task_enqueue
 from knowledge import bot
 
 logger = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def message_post_from_customer(*, customer: Customer, body: object) -> Message:
 
 
 def bot_turn_schedule(*, message_id: int) -> None:
-    async_task("conversations.tasks.bot_turn", message_id, task_name=f"bot-turn-{message_id}")
+    task_enqueue("conversations.tasks.bot_turn", message_id, task_name=f"bot-turn-{message_id}")
 
 
 def bot_turn(*, message_id: int) -> Message | None:
@@ -181,6 +181,7 @@ def conversation_handoff(*, conversation: Conversation, reason: str, confidence:
     broadcast.notify_conversation(
         conversation, queue_position=queue_position(conversation=conversation), event="handed_off"
     )
+    broadcast.notify_queue_positions()
     return True
 
 
@@ -210,6 +211,7 @@ def conversation_accept(*, conversation_id: int, agent: AbstractBaseUser) -> Con
     )
     signals.conversation_assigned.send(sender=Conversation, conversation=conversation, agent=agent)
     broadcast.notify_conversation(conversation, event="assigned")
+    broadcast.notify_queue_positions()
     return conversation
 
 
@@ -242,6 +244,8 @@ def conversation_resolve(*, conversation_id: int, agent: AbstractBaseUser) -> Co
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
     if not (agent.is_staff and conversation.is_open):
         _check_assigned_to(conversation, agent)
+    if conversation.status == Status.PENDING_HANDOFF:
+        broadcast.notify_queue_positions()
     Conversation.objects.filter(pk=conversation.pk).update(status=Status.RESOLVED, resolved_at=now, updated_at=now)
     conversation.refresh_from_db()
     _message_create(

@@ -5,6 +5,8 @@ django-q2's ORM broker. ``DATABASE_URL`` and ``REDIS_URL`` switch it to
 PostgreSQL + pgvector and Redis, which is what any multi-process deployment needs.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -88,8 +90,9 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
-            # A file, not :memory:, so the browser tests' server threads share it.
-            "TEST": {"NAME": str(BASE_DIR / ".test-baton.sqlite3")},
+            # A file, not :memory:, so the browser tests' server threads share it;
+            # one per process, so concurrent test runs do not collide.
+            "TEST": {"NAME": str(Path(tempfile.gettempdir()) / f"baton-test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -41,6 +41,9 @@ function onEvent(event) {
     state = event.conversation;
     if (state.status !== "bot") typing.hidden = true;
     renderState();
+  } else if (event.type === "conversation.queue" && state?.id === event.conversation) {
+    state = { ...state, queue_position: event.queue_position };
+    renderState();
   } else if (event.type === "error") showError(errorEl, event.message);
 }
 

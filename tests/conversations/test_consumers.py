@@ -210,3 +210,15 @@ async def test_an_agent_who_did_not_accept_cannot_reply_over_the_socket():
     assert error["code"] == "forbidden"
     assert not await sync_to_async(Message.objects.filter(body="sneaky").exists)()
     await bob_ws.disconnect()
+
+
+async def test_a_waiting_customer_hears_their_place_move_up():
+    agent = await sync_to_async(UserFactory)(username="alice")
+    first, second = await sync_to_async(CustomerFactory.create_batch)(2)
+    ahead = await sync_to_async(services.customer_request_handoff)(customer=first)
+    mine = await sync_to_async(services.customer_request_handoff)(customer=second)
+    communicator, _, _ = await _customer_socket(customer_token_make(customer_id=second.pk))
+    await sync_to_async(services.conversation_accept)(conversation_id=ahead.pk, agent=agent)
+    event = await _receive_until(communicator, lambda e: e["type"] == "conversation.queue")
+    assert event == {"type": "conversation.queue", "conversation": mine.pk, "queue_position": 1}
+    await communicator.disconnect()

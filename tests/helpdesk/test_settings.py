@@ -1,0 +1,46 @@
+"""Production settings, checked the way an operator would: in a fresh process."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _manage(*args, **env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "SECRET_KEY", "ALLOWED_HOSTS"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_in_production_mode():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        BATON_PRODUCTION="1",
+        SECRET_KEY="a-long-random-production-secret-" + "x7Gq2pLm9Zr4Tb8Wn1Kc5Hd3Fj6Vs0Ye",
+        ALLOWED_HOSTS="support.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_mode_refuses_to_start_without_a_secret_key():
+    result = _manage("check", BATON_PRODUCTION="1")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_a_bad_variable_stops_start_up_with_its_name():
+    result = _manage("check", BATON_Q_WORKERS="lots")
+    assert result.returncode != 0
+    assert "BATON_Q_WORKERS='lots' is not an integer" in result.stderr
