@@ -1,0 +1,45 @@
+from django.contrib import admin
+
+from knowledge.models import BotConfig, Chunk, Entry
+from knowledge.services import entry_save
+
+
+class ChunkInline(admin.TabularInline):
+    model = Chunk
+    fields = ["kind", "text"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # chunks follow the entry's text; they are never edited by hand
+
+
+@admin.register(Entry)
+class EntryAdmin(admin.ModelAdmin):
+    list_display = ["title", "external_id", "category", "question_count", "updated_at"]
+    list_filter = ["category"]
+    search_fields = ["title", "external_id", "body"]
+    prepopulated_fields = {"external_id": ["title"]}
+    inlines = [ChunkInline]
+
+    @admin.display(description="Phrasings")
+    def question_count(self, obj):
+        return len(obj.questions or [])
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so an edit re-embeds exactly the chunks whose text changed.
+        saved = entry_save(entry=obj)
+        obj.pk = saved.pk
+
+
+@admin.register(BotConfig)
+class BotConfigAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "confidence_threshold", "updated_at"]
+
+    def has_add_permission(self, request):
+        return not BotConfig.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

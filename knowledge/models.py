@@ -1,0 +1,126 @@
+import numpy as np
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from pgvector import Vector
+
+from knowledge.embeddings import DIMENSIONS
+
+# Chosen on ../shared/eval/banking77/val_cases.jsonl (see docs/bot.md); admins tune it.
+DEFAULT_CONFIDENCE_THRESHOLD = 0.49
+
+
+class EmbeddingField(models.Field):
+    """A float32 vector: pgvector's ``vector(n)`` on PostgreSQL, a blob on SQLite.
+
+    One model definition for both databases; values are numpy arrays either way.
+    """
+
+    description = "Embedding vector"
+    empty_strings_allowed = False
+
+    def __init__(self, *args, dimensions: int = DIMENSIONS, **kwargs):
+        self.dimensions = dimensions
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["dimensions"] = self.dimensions
+        return name, path, args, kwargs
+
+    def db_type(self, connection):
+        if connection.vendor == "postgresql":
+            return f"vector({self.dimensions})"
+        return "blob"
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        if isinstance(value, bytes | memoryview):
+            return np.frombuffer(bytes(value), dtype=np.float32)
+        return np.asarray(Vector._from_db(value), dtype=np.float32)
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if value is None:
+            return None
+        array = np.asarray(value, dtype=np.float32).reshape(-1)
+        if len(array) != self.dimensions:
+            raise ValueError(f"expected {self.dimensions} dimensions, got {len(array)}")
+        if connection.vendor == "postgresql":
+            return Vector._to_db(array)
+        return array.tobytes()
+
+
+class Entry(models.Model):
+    """A knowledge-base article or FAQ entry, as written by the team."""
+
+    external_id = models.SlugField(
+        max_length=200, unique=True, help_text="Stable id, used in imports and evaluation files."
+    )
+    title = models.CharField(max_length=300)
+    body = models.TextField(help_text="The answer or article; Markdown is fine.")
+    questions = models.JSONField(
+        default=list, blank=True, help_text="Other ways customers ask this (a JSON list of strings)."
+    )
+    category = models.CharField(max_length=100, blank=True, default="")
+    url = models.URLField(blank=True, default="", help_text="Where the full article lives, shown as the source.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "entries"
+        ordering = ["title"]
+
+    def __str__(self):
+        return self.title
+
+
+class Chunk(models.Model):
+    """A piece of an entry, embedded once when the entry is saved."""
+
+    class Kind(models.TextChoices):
+        TITLE = "title", "Title"
+        QUESTION = "question", "Question"
+        PASSAGE = "passage", "Passage"
+
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="chunks")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    text = models.TextField()
+    embedding = EmbeddingField()
+
+    class Meta:
+        indexes = [models.Index(fields=["entry", "kind"], name="chunk_entry_kind_idx")]
+        # The HNSW index (PostgreSQL only) is created in migration 0002.
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.text[:60]}"
+
+
+class BotConfig(models.Model):
+    """The bot's settings, edited in Django admin. A single row."""
+
+    confidence_threshold = models.FloatField(
+        default=DEFAULT_CONFIDENCE_THRESHOLD,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Below this confidence the bot hands off instead of answering (0 to 1).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "bot settings"
+        verbose_name_plural = "bot settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="botconfig_single_row"),
+            models.CheckConstraint(
+                condition=Q(confidence_threshold__gte=0, confidence_threshold__lte=1),
+                name="botconfig_threshold_range",
+            ),
+        ]
+
+    def __str__(self):
+        return "Bot settings"
+
+    @classmethod
+    def load(cls) -> "BotConfig":
+        config, _ = cls.objects.get_or_create(pk=1)
+        return config

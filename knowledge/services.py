@@ -1,0 +1,167 @@
+"""Writes to the knowledge base. Every path re-embeds what changed and nothing else."""
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import transaction
+from django.utils.text import slugify
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from knowledge.embeddings import embed_array
+from knowledge.models import Chunk, Entry
+
+PASSAGE_CHARS = 700
+PASSAGE_OVERLAP = 100
+_splitter = RecursiveCharacterTextSplitter(chunk_size=PASSAGE_CHARS, chunk_overlap=PASSAGE_OVERLAP)
+
+
+class KbFormatError(ValueError):
+    """A knowledge-base file that cannot be imported, with the line at fault."""
+
+
+@dataclass(frozen=True)
+class EntryData:
+    external_id: str
+    title: str
+    body: str
+    questions: tuple[str, ...] = ()
+    category: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    updated: int
+    unchanged: int
+    chunks_embedded: int
+
+
+def entry_chunks(data: EntryData) -> list[tuple[str, str, str]]:
+    """(kind, text shown, text embedded) for each chunk of an entry.
+
+    Passages carry the entry's title when embedded, so a passage is found by what
+    the article is about, not only by its own words.
+    """
+    chunks = [(Chunk.Kind.TITLE, data.title, data.title)]
+    chunks += [(Chunk.Kind.QUESTION, q, q) for q in dict.fromkeys(data.questions) if q.strip()]
+    chunks += [(Chunk.Kind.PASSAGE, p, f"{data.title}\n{p}") for p in _splitter.split_text(data.body) if p.strip()]
+    return chunks
+
+
+@transaction.atomic
+def entries_upsert(*, entries: Iterable[EntryData], progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Create or update entries by external id, embedding new chunks in batches."""
+    entries = list(entries)
+    existing = {e.external_id: e for e in Entry.objects.filter(external_id__in=[d.external_id for d in entries])}
+    current_chunks: dict[int, list[tuple[str, str]]] = {}
+    for entry_id, kind, text in Chunk.objects.filter(entry__in=existing.values()).values_list(
+        "entry_id", "kind", "text"
+    ):
+        current_chunks.setdefault(entry_id, []).append((kind, text))
+
+    created = updated = unchanged = 0
+    to_embed: list[tuple[Entry, list[tuple[str, str, str]]]] = []
+    for data in entries:
+        entry = existing.get(data.external_id)
+        chunks = entry_chunks(data)
+        fields = {
+            "title": data.title,
+            "body": data.body,
+            "questions": list(data.questions),
+            "category": data.category,
+            "url": data.url,
+        }
+        if entry is None:
+            entry = Entry(external_id=data.external_id, **fields)
+            entry.full_clean()
+            entry.save()
+            created += 1
+        elif any(getattr(entry, k) != v for k, v in fields.items()):
+            for k, v in fields.items():
+                setattr(entry, k, v)
+            entry.full_clean()
+            entry.save()
+            updated += 1
+        else:
+            unchanged += 1
+        if sorted(current_chunks.get(entry.pk, [])) != sorted((kind, shown) for kind, shown, _ in chunks):
+            to_embed.append((entry, chunks))
+
+    texts = [embedded for _, chunks in to_embed for _, _, embedded in chunks]
+    vectors = []
+    for start in range(0, len(texts), 256):
+        vectors.extend(embed_array(texts[start : start + 256]))
+        if progress:
+            progress(min(256, len(texts) - start))
+    Chunk.objects.filter(entry__in=[entry for entry, _ in to_embed]).delete()  # stale chunks go
+    rows, vectors_iter = [], iter(vectors)
+    for entry, chunks in to_embed:
+        rows += [Chunk(entry=entry, kind=kind, text=shown, embedding=next(vectors_iter)) for kind, shown, _ in chunks]
+    Chunk.objects.bulk_create(rows, batch_size=500)
+    return ImportResult(created, updated, unchanged, len(rows))
+
+
+def entry_save(*, entry: Entry) -> Entry:
+    """Save an entry edited in admin, re-embedding its chunks if their text changed."""
+    entries_upsert(
+        entries=[
+            EntryData(
+                external_id=entry.external_id,
+                title=entry.title,
+                body=entry.body,
+                questions=tuple(entry.questions or ()),
+                category=entry.category,
+                url=entry.url,
+            )
+        ]
+    )
+    return Entry.objects.get(external_id=entry.external_id)
+
+
+def _entry_from_json(line_no: int, raw: str) -> EntryData:
+    try:
+        obj = json.loads(raw)
+    except ValueError as e:
+        raise KbFormatError(f"line {line_no}: not valid JSON ({e.msg})") from None
+    if not isinstance(obj, dict):
+        raise KbFormatError(f"line {line_no}: expected a JSON object, got {type(obj).__name__}")
+    for key in ("id", "title", "body"):
+        if not isinstance(obj.get(key), str) or not obj[key].strip():
+            raise KbFormatError(f"line {line_no}: {key!r} must be a non-empty string")
+    if slugify(obj["id"]) != obj["id"]:
+        raise KbFormatError(f"line {line_no}: 'id' {obj['id']!r} may only hold lowercase letters, digits, '-' and '_'")
+    questions = obj.get("questions", [])
+    if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+        raise KbFormatError(f"line {line_no}: 'questions' must be a list of strings")
+    return EntryData(
+        external_id=obj["id"],
+        title=obj["title"].strip()[:300],
+        body=obj["body"].strip(),
+        questions=tuple(q.strip() for q in questions if q.strip()),
+        category=str(obj.get("category") or "")[:100],
+        url=str(obj.get("url") or ""),
+    )
+
+
+def kb_read_jsonl(path: Path | str) -> list[EntryData]:
+    """Parse and validate a whole file before anything is written."""
+    entries, seen = [], set()
+    with open(path, encoding="utf-8") as f:
+        for line_no, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            data = _entry_from_json(line_no, raw)
+            if data.external_id in seen:
+                raise KbFormatError(f"line {line_no}: duplicate id {data.external_id!r}")
+            seen.add(data.external_id)
+            entries.append(data)
+    if not entries:
+        raise KbFormatError(f"{path}: the file has no entries")
+    return entries
+
+
+def kb_import_jsonl(*, path: Path | str, progress: Callable[[int], None] | None = None) -> ImportResult:
+    return entries_upsert(entries=kb_read_jsonl(path), progress=progress)
