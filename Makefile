@@ -29,7 +29,7 @@ run: install
 	@echo "Baton is at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@trap 'kill 0' INT TERM; \
 	$(PY) manage.py qcluster & \
-	$(VENV)/bin/uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --log-level warning & \
+	$(VENV)/bin/uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws websockets-sansio --log-level warning & \
 	wait
 
 test: install-dev

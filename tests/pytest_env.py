@@ -5,8 +5,5 @@ import os
 # Tests run django-q2 tasks (the bot's turn) inline, right after the commit that
 # schedules them; the cluster itself is exercised by `make run` and the benchmarks.
 os.environ.setdefault("BATON_Q_SYNC", "1")
-# Playwright's sync API runs an event loop in the test thread; the ORM calls the
-# browser tests make between page actions are still plain synchronous calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # Concurrent test runs sharing one Redis must not hear each other's events.
 os.environ.setdefault("BATON_CHANNELS_PREFIX", f"baton-test-{os.getpid()}")

@@ -9,6 +9,7 @@ const form = document.getElementById("composer");
 const textarea = document.getElementById("body");
 const errorEl = document.getElementById("chat-error");
 const maxChars = Number(root.dataset.maxChars);
+const talkButton = document.getElementById("talk-to-person");
 let state = JSON.parse(document.getElementById("state").textContent);
 let fallbackTimer = null;
 
@@ -28,6 +29,8 @@ function renderState() {
     statusEl.textContent = "Ask us anything — our assistant answers right away.";
   }
   root.dataset.status = s || "none";
+  // Once a person is on the way, the button has done its job.
+  talkButton.hidden = s === "pending_handoff" || s === "assigned";
 }
 
 function onMessage(m) {
@@ -105,7 +108,7 @@ textarea.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
 });
 
-document.getElementById("talk-to-person").addEventListener("click", async () => {
+talkButton.addEventListener("click", async () => {
   if (!socket.send({ type: "handoff" })) {
     try { await post({ handoff: true }); } catch (err) { showError(errorEl, err.message); }
   }
