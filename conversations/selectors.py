@@ -70,11 +70,12 @@ def inbox_tabs(*, user) -> list[dict]:
 
 
 def inbox_conversations(*, view: str, user, limit: int = 200) -> QuerySet[Conversation]:
-    latest = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq")
+    # What the customer last said is what an agent scans the list for.
+    latest = Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER).order_by("-seq")
     qs = (
         Conversation.objects.filter(_view_filter(view, user))
         .select_related("customer", "assigned_agent")
-        .annotate(last_body=Subquery(latest.values("body")[:1]), last_sender=Subquery(latest.values("sender")[:1]))
+        .annotate(last_body=Subquery(latest.values("body")[:1]))
     )
     if view == "resolved":
         return qs.order_by("-resolved_at", "-pk")[:limit]

@@ -171,3 +171,10 @@ def test_reply_from_an_agent_who_did_not_accept_is_forbidden(agent, other_agent,
     )
     assert response.status_code == 403
     assert not Message.objects.filter(body="hi").exists()
+
+
+def test_the_list_shows_what_the_customer_last_said(agent_client, customer):
+    services.message_post_from_customer(customer=customer, body="my invoice is wrong")
+    services.customer_request_handoff(customer=customer)  # adds a system message after it
+    response = agent_client.get(reverse("inbox"), {"view": "pending"})
+    assert [c.last_body for c in response.context["conversations"]] == ["my invoice is wrong"]
