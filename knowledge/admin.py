@@ -34,6 +34,28 @@ class EntryAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
 
 
+@admin.register(Chunk)
+class ChunkAdmin(admin.ModelAdmin):
+    """Read-only: chunks follow their entry's text."""
+
+    list_display = ["entry", "kind", "short_text"]
+    list_filter = ["kind", "entry__category"]
+    search_fields = ["text", "entry__title", "entry__external_id"]
+    list_select_related = ["entry"]
+    fields = ["entry", "kind", "text"]
+    readonly_fields = fields
+
+    @admin.display(description="Text")
+    def short_text(self, obj):
+        return obj.text[:100]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(BotConfig)
 class BotConfigAdmin(admin.ModelAdmin):
     list_display = ["__str__", "confidence_threshold", "updated_at"]

@@ -9,7 +9,14 @@ export function liveSocket(path, { onOpen, onEvent, onDown }) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
 
   function open() {
-    socket = new WebSocket(`${scheme}//${location.host}${path}`);
+    try {
+      socket = new WebSocket(`${scheme}//${location.host}${path}`);
+    } catch {
+      // No websockets here (an old proxy, a locked-down browser): the page's HTTP fallback takes over.
+      socket = null;
+      onDown?.({ code: 0 });
+      return;
+    }
     socket.addEventListener("open", () => {
       delay = 500;
       onOpen?.(socket);
