@@ -1,0 +1,82 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from knowledge import evaluation
+from knowledge.models import DEFAULT_CONFIDENCE_THRESHOLD
+from knowledge.services import KbFormatError, entry_chunks, kb_read_jsonl
+
+SWEEP = [round(0.05 * i, 2) for i in range(21)]
+
+
+class Command(BaseCommand):
+    help = (
+        "Score the bot on labelled questions, with a knowledge base loaded into an isolated in-memory "
+        "index (the live knowledge base is never touched), through the live bot's own code."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--kb", required=True, help="knowledge base, JSON Lines")
+        parser.add_argument("--cases", required=True, help="labelled questions to score, JSON Lines")
+        parser.add_argument("--calibrate", metavar="VAL", help="choose the threshold on these cases first")
+        parser.add_argument("--threshold", type=float, help="score at this threshold (default: the bot's default)")
+        parser.add_argument("--sweep", action="store_true", help="print the trade-off table over thresholds")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="end with one JSON line of figures")
+
+    def handle(self, *args, kb, cases, calibrate, threshold, sweep, as_json, **options):
+        if threshold is not None and not 0 <= threshold <= 1:
+            raise CommandError("--threshold must be between 0 and 1")
+        if threshold is not None and calibrate:
+            raise CommandError("give --threshold or --calibrate, not both")
+        quiet = options["verbosity"] == 0
+        try:
+            entries = kb_read_jsonl(kb)
+            known = {e.external_id for e in entries}
+            test_cases = evaluation.read_cases(cases, known_ids=known)
+            val_cases = evaluation.read_cases(calibrate, known_ids=known) if calibrate else []
+        except FileNotFoundError as e:
+            raise CommandError(f"{e.filename}: no such file") from None
+        except KbFormatError as e:
+            raise CommandError(str(e)) from None
+
+        total = sum(len(entry_chunks(e)) for e in entries)
+        with tqdm(total=total, unit="chunk", desc="Embedding the knowledge base", disable=quiet) as bar:
+            index = evaluation.index_from_entries(entries, progress=bar.update)
+
+        if calibrate:
+            with tqdm(total=len(val_cases), unit="q", desc="Calibrating", disable=quiet) as bar:
+                chosen = evaluation.calibrate(evaluation.run_cases(val_cases, index=index, progress=bar.update))
+            threshold = chosen.threshold
+            self.stdout.write(
+                f"Calibrated on {len(val_cases)} cases (max in-scope accuracy + out-of-scope recall): "
+                f"threshold {threshold:.4f}"
+            )
+        elif threshold is None:
+            threshold = DEFAULT_CONFIDENCE_THRESHOLD
+
+        with tqdm(total=len(test_cases), unit="q", desc="Scoring", disable=quiet) as bar:
+            outcomes = evaluation.run_cases(test_cases, index=index, progress=bar.update)
+        result = evaluation.metrics_at(outcomes, threshold)
+
+        if sweep:
+            self.stdout.write("threshold  in_scope_accuracy  oos_recall  answered_precision")
+            for t in SWEEP:
+                m = evaluation.metrics_at(outcomes, t)
+                self.stdout.write(
+                    f"{t:9.2f}  {m.in_scope_accuracy:17.3f}  {m.oos_recall:10.3f}  {m.answered_precision:18.3f}"
+                )
+        figures = {
+            "in_scope_accuracy": round(result.in_scope_accuracy, 4),
+            "oos_recall": round(result.oos_recall, 4),
+            "answered_precision": round(result.answered_precision, 4),
+            "threshold": round(threshold, 4),
+            "n_cases": result.n_cases,
+            **{k: round(v, 2) for k, v in evaluation.latency(outcomes).items()},
+            "kb_entries": len(entries),
+        }
+        if as_json:
+            self.stdout.write(json.dumps(figures))
+        else:
+            for key, value in figures.items():
+                self.stdout.write(f"{key:>20}: {value}")
