@@ -67,11 +67,12 @@ def send_on_commit(groups: list[str], event: dict) -> None:
     transaction.on_commit(lambda: _send(groups, event))
 
 
-def notify_message(message: Message, *, customer_id: int) -> None:
+def notify_message(message: Message, *, conversation: Conversation) -> None:
     event = {"type": "conversation.message", "message": message_payload(message)}
-    groups = [customer_group(customer_id), conversation_group(message.conversation_id)]
-    if message.sender == Message.Sender.CUSTOMER:
-        # Agents' lists show the latest customer message and who is waiting.
+    groups = [customer_group(conversation.customer_id), conversation_group(conversation.pk)]
+    if message.sender == Message.Sender.CUSTOMER and conversation.status != Conversation.Status.BOT:
+        # Agents' lists show what a handed-off customer last said; chats the bot
+        # is handling are none of the inbox's business.
         groups.append(INBOX_GROUP)
     send_on_commit(groups, event)
 

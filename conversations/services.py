@@ -96,7 +96,7 @@ def _message_create(
     )
     message.full_clean(exclude=["conversation", "agent"])
     message.save()
-    broadcast.notify_message(message, customer_id=conversation.customer_id)
+    broadcast.notify_message(message, conversation=conversation)
     return message
 
 

@@ -12,6 +12,7 @@ from conversations import services
 from conversations.identity import customer_token_make
 from conversations.models import Conversation, Message
 from helpdesk.asgi import application
+from knowledge.services import EntryData, entries_upsert
 from tests.factories import ConversationFactory, CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -222,3 +223,22 @@ async def test_a_waiting_customer_hears_their_place_move_up():
     event = await _receive_until(communicator, lambda e: e["type"] == "conversation.queue")
     assert event == {"type": "conversation.queue", "conversation": mine.pk, "queue_position": 1}
     await communicator.disconnect()
+
+
+async def test_the_inbox_hears_handed_off_customers_but_not_bot_chats():
+    agent = await sync_to_async(UserFactory)(username="alice")
+    question = "How do I reset my password?"
+    await sync_to_async(entries_upsert)(
+        entries=[EntryData("reset-password", "Reset your password", "Use the link.", (question,))]
+    )
+    inbox, _, _ = await _agent_socket(agent, "/ws/inbox/")
+    with_bot = await sync_to_async(ConversationFactory)()
+    answered = await sync_to_async(services.message_post_from_customer)(customer=with_bot.customer, body=question)
+    assert await sync_to_async(answered.conversation.messages.filter(sender="bot").exists)()
+    waiting = await sync_to_async(ConversationFactory)(pending=True)
+    await sync_to_async(services.message_post_from_customer)(customer=waiting.customer, body="still there?")
+    event = _roundtrip(await inbox.receive_json_from(timeout=5))
+    assert event["type"] == "conversation.message"
+    assert event["message"]["body"] == "still there?"
+    assert await inbox.receive_nothing(timeout=0.2)
+    await inbox.disconnect()
