@@ -2,7 +2,6 @@
 
 import json
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
@@ -15,6 +14,19 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.e2e
 
+# Records when the agent's browser receives the handoff event, to time the path from
+# the customer's keypress to the agent's inbox (both pages share this machine's clock).
+RECORD_HANDOFF_EVENT = """
+const Native = window.WebSocket;
+window.WebSocket = class extends Native {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (e) => {
+      if (!window.handoffEventAt && e.data.includes('"handed_off"')) window.handoffEventAt = Date.now();
+    });
+  }
+};
+"""
 ANSWERABLE = "How do I reset my password?"
 UNANSWERABLE = "What's the weather like on Mars tomorrow?"
 
@@ -38,6 +50,7 @@ def test_customer_bot_handoff_agent_and_back_to_bot(live_url, browser, artifacts
     UserFactory(username="alice", first_name="Alice")
 
     agent_page = browser.new_context().new_page()
+    agent_page.add_init_script(RECORD_HANDOFF_EVENT)
     _login(agent_page, live_url, "alice")
     pending_rows = agent_page.locator("#inbox-rows tr[data-conversation]")
     expect(pending_rows).to_have_count(0)
@@ -51,10 +64,11 @@ def test_customer_bot_handoff_agent_and_back_to_bot(live_url, browser, artifacts
     expect(customer_page.locator("[data-testid=msg-bot]")).to_contain_text("Source:")
 
     # 2. It cannot answer: handoff, and the agent's inbox shows it live.
-    started = time.monotonic()
-    _send(customer_page, UNANSWERABLE)
+    customer_page.get_by_label("Message").fill(UNANSWERABLE)
+    sent_at = customer_page.evaluate("Date.now()")
+    customer_page.get_by_label("Message").press("Enter")
     expect(pending_rows).to_have_count(1, timeout=20_000)
-    inbox_latency_ms = (time.monotonic() - started) * 1000
+    inbox_latency_ms = agent_page.evaluate("window.handoffEventAt") - sent_at
     expect(customer_page.get_by_test_id("chat-status")).to_contain_text("#1 in the queue")
     expect(agent_page.locator("#toasts")).to_contain_text("New handoff")
     expect(agent_page.locator('[data-count="pending"]')).to_have_text("1")
@@ -88,5 +102,5 @@ def test_customer_bot_handoff_agent_and_back_to_bot(live_url, browser, artifacts
     agent_page.goto(f"{live_url}/inbox/?view=resolved")
     agent_page.screenshot(path=artifacts / "agent-inbox.png")
 
-    (artifacts / "e2e-figures.json").write_text(json.dumps({"customer_message_to_inbox_row_ms": inbox_latency_ms}))
-    print(f"\ncustomer message -> agent inbox row: {inbox_latency_ms:.0f} ms")
+    (artifacts / "e2e-figures.json").write_text(json.dumps({"customer_message_to_inbox_event_ms": inbox_latency_ms}))
+    print(f"\ncustomer message -> agent inbox event: {inbox_latency_ms:.0f} ms")
