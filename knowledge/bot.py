@@ -1,11 +1,11 @@
 """The bot's one decision: answer from the knowledge base, or hand off.
 
-``answer()`` is what the live bot calls; ``answer_with()`` takes the index and the
-threshold explicitly, so evaluation runs the very same code on an isolated store.
-See docs/bot.md for how confidence is computed.
+``answer()`` is what the live bot calls; ``answer_with()`` takes the index, the
+confidence model and the threshold explicitly, so evaluation runs the very same
+code on an isolated store. How confidence is computed: knowledge/scoring.py and
+docs/bot.md.
 """
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,18 +13,77 @@ import numpy as np
 from knowledge.embeddings import embed_array
 from knowledge.intents import wants_human
 from knowledge.models import BotConfig
-from knowledge.retrieval import Hit, MatrixIndex, PgVectorIndex, live_index, rank_entries
+from knowledge.retrieval import MatrixIndex, PgVectorIndex, live_index
+from knowledge.scoring import ConfidenceModel, Scored
 
 CHUNKS_SEARCHED = 40
 SOURCES_SHOWN = 3
 ANSWER_CHARS = 1200
 
-# Confidence = sigmoid(BIAS + W_TOP * top + W_MARGIN * (top - second)), over the cosine
-# similarity of the best entry and its lead over the next one. Fitted by logistic
-# regression on banking77's validation cases (docs/bot.md).
-CONFIDENCE_BIAS = -11.35
-CONFIDENCE_W_TOP = 12.91
-CONFIDENCE_W_MARGIN = 15.85
+# Fitted on ../shared/eval/banking77/val_cases.jsonl by `evaluation.calibrate` with
+# learn_phrasings=False (the live classifier learns only the entries' own phrasings);
+# feature order: knowledge.scoring.FEATURES.
+DEFAULT_MODEL = ConfidenceModel(
+    mean=(
+        0.709,
+        0.6043,
+        0.7611,
+        0.1141,
+        0.7236,
+        0.1089,
+        0.6227,
+        1.023,
+        0.7541,
+        11.21,
+        0.8764,
+        3.342,
+        0.6054,
+        2.418,
+        0.3121,
+        0.5659,
+        1.565,
+    ),
+    scale=(
+        0.2673,
+        0.3455,
+        0.1429,
+        0.1034,
+        0.1408,
+        0.09866,
+        0.2903,
+        0.8341,
+        0.4306,
+        6.882,
+        0.2192,
+        3.907,
+        0.4888,
+        0.4218,
+        0.1745,
+        0.2691,
+        1.96,
+    ),
+    weights=(
+        0.5664,
+        -0.3506,
+        0.04562,
+        1.85,
+        0.4621,
+        -0.503,
+        0.479,
+        -0.3295,
+        0.4062,
+        -0.05032,
+        0.1396,
+        0.2697,
+        0.05852,
+        0.1588,
+        0.2242,
+        0.1832,
+        0.9087,
+        1.219,
+    ),
+    threshold=0.2659,
+)
 
 
 @dataclass(frozen=True)
@@ -35,38 +94,41 @@ class BotAnswer:
     handoff_reason: str | None = None  # None: answer; "low_confidence" or "customer_request"
 
 
-def confidence_from(ranked: list[Hit]) -> float:
-    if not ranked:
-        return 0.0
-    top = ranked[0].similarity
-    second = ranked[1].similarity if len(ranked) > 1 else 0.0
-    z = CONFIDENCE_BIAS + CONFIDENCE_W_TOP * top + CONFIDENCE_W_MARGIN * (top - second)
-    return 1.0 / (1.0 + math.exp(-z))
+def score(question: str, *, index: MatrixIndex | PgVectorIndex, vector: np.ndarray | None = None) -> Scored:
+    """The chosen entry and the confidence features for a question."""
+    if vector is None:
+        vector = embed_array([question])[0]
+    return index.scorer.score(question, vector, index.search(vector, CHUNKS_SEARCHED))
 
 
 def answer_with(
-    question: str, *, index: MatrixIndex | PgVectorIndex, threshold: float, vector: np.ndarray | None = None
+    question: str,
+    *,
+    index: MatrixIndex | PgVectorIndex,
+    threshold: float,
+    model: ConfidenceModel = DEFAULT_MODEL,
+    vector: np.ndarray | None = None,
 ) -> BotAnswer:
     if wants_human(question):
         return BotAnswer(text="", confidence=None, handoff_reason="customer_request")
-    if vector is None:
-        vector = embed_array([question])[0]
-    ranked = rank_entries(index.search(vector, CHUNKS_SEARCHED))
-    confidence = confidence_from(ranked)
-    shown = ranked[:SOURCES_SHOWN]
-    infos = index.entries([hit.entry_key for hit in shown])
+    scored = score(question, index=index, vector=vector)
+    if scored.entry_key is None:
+        return BotAnswer(text="", confidence=0.0, handoff_reason="low_confidence")
+    confidence = model(scored.features)
+    shown = scored.ranked[:SOURCES_SHOWN]
+    infos = index.entries([key for key, _ in shown])
     sources = [
-        {"id": hit.entry_key, "title": infos[hit.entry_key].title, "score": round(hit.similarity, 4)}
-        | ({"url": infos[hit.entry_key].url} if infos[hit.entry_key].url else {})
-        for hit in shown
-        if hit.entry_key in infos
+        {"id": key, "title": infos[key].title, "score": round(similarity, 4)}
+        | ({"url": infos[key].url} if infos[key].url else {})
+        for key, similarity in shown
+        if key in infos
     ]
-    if not sources or confidence < threshold:
+    if confidence < threshold:
         return BotAnswer(text="", confidence=confidence, sources=sources, handoff_reason="low_confidence")
-    best = ranked[0]
-    # Extractive: the passage that matched, or the whole entry when a title or
-    # question phrasing matched.
-    text = best.text if best.kind == "passage" else infos[best.entry_key].body
+    best = scored.best_hit
+    # Extractive: the passage that matched, or the whole entry when its title or a
+    # phrasing matched.
+    text = best.text if best is not None and best.kind == "passage" else infos[scored.entry_key].body
     if len(text) > ANSWER_CHARS:
         text = text[:ANSWER_CHARS].rsplit(" ", 1)[0] + " …"
     return BotAnswer(text=text, confidence=confidence, sources=sources)

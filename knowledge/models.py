@@ -7,7 +7,7 @@ from pgvector import Vector
 from knowledge.embeddings import DIMENSIONS
 
 # Chosen on ../shared/eval/banking77/val_cases.jsonl (see docs/bot.md); admins tune it.
-DEFAULT_CONFIDENCE_THRESHOLD = 0.49
+DEFAULT_CONFIDENCE_THRESHOLD = 0.27
 
 
 class EmbeddingField(models.Field):

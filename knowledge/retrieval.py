@@ -18,6 +18,7 @@ from pgvector.django import CosineDistance
 
 from knowledge.embeddings import DIMENSIONS, embed_array
 from knowledge.models import Chunk, Entry
+from knowledge.scoring import Scorer
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,27 @@ class MatrixIndex:
         self.texts = texts
         self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         self._entries = entries
+        self._scorer = None
+
+    @property
+    def scorer(self) -> Scorer:
+        """Trained on first use: most processes never answer a question."""
+        if self._scorer is None:
+            self._scorer = Scorer(keys=list(self.keys), kinds=self.kinds, texts=self.texts, matrix=self.matrix)
+        return self._scorer
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def with_labelled_questions(self, keys: list[str], vectors: np.ndarray) -> "MatrixIndex":
+        """The same knowledge base, its classifier also trained on these questions."""
+        index = MatrixIndex(
+            keys=list(self.keys), kinds=self.kinds, texts=self.texts, matrix=self.matrix, entries=self._entries
+        )
+        index._scorer = Scorer(
+            keys=list(self.keys), kinds=self.kinds, texts=self.texts, matrix=self.matrix, labelled=(keys, vectors)
+        )
+        return index
 
     def search(self, vector: np.ndarray, k: int) -> list[Hit]:
         if not len(self.keys):
@@ -67,6 +86,9 @@ class MatrixIndex:
 
 class PgVectorIndex:
     """Approximate search with pgvector's HNSW index (cosine distance)."""
+
+    def __init__(self, *, scorer: Scorer):
+        self.scorer = scorer
 
     def search(self, vector: np.ndarray, k: int) -> list[Hit]:
         rows = (
@@ -121,7 +143,8 @@ def _database_matrix() -> MatrixIndex:
 
 def live_index() -> MatrixIndex | PgVectorIndex:
     if connection.vendor == "postgresql":
-        return PgVectorIndex()
+        # The classifier and BM25 are built from the same rows as SQLite's matrix.
+        return PgVectorIndex(scorer=_database_matrix().scorer)
     return _database_matrix()
 
 

@@ -5,6 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from knowledge.models import Entry
+from knowledge.scoring import FEATURES
 
 KB = [
     {
@@ -88,11 +89,14 @@ def test_a_threshold_of_zero_answers_everything(tmp_path):
 def test_calibration_picks_the_threshold_on_the_validation_cases(tmp_path):
     kb, cases = _file(tmp_path, "kb.jsonl", KB), _file(tmp_path, "c.jsonl", CASES)
     lines = _run("--kb", kb, "--cases", cases, "--calibrate", cases, "--json", "--sweep")
-    assert lines[0].startswith("Calibrated on 5 cases")
+    assert lines[0].startswith("Calibrated on 5 cases: confidence model fitted")
     assert lines[1].split() == ["threshold", "in_scope_accuracy", "oos_recall", "answered_precision"]
     figures = json.loads(lines[-1])
-    assert figures["in_scope_accuracy"] + figures["oos_recall"] == 2.0
+    # Scored on its own validation cases, the target recall is met by construction.
+    assert figures["oos_recall"] >= 0.75
+    assert figures["in_scope_accuracy"] >= 2 / 3
     assert 0 < figures["threshold"] < 1
+    assert len(figures["model"]["weights"]) == len(FEATURES) + 1
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from knowledge import evaluation
-from knowledge.models import DEFAULT_CONFIDENCE_THRESHOLD
+from knowledge.bot import DEFAULT_MODEL
 from knowledge.services import KbFormatError, entry_chunks, kb_read_jsonl
 
 SWEEP = [round(0.05 * i, 2) for i in range(21)]
@@ -19,16 +19,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--kb", required=True, help="knowledge base, JSON Lines")
         parser.add_argument("--cases", required=True, help="labelled questions to score, JSON Lines")
-        parser.add_argument("--calibrate", metavar="VAL", help="choose the threshold on these cases first")
-        parser.add_argument("--threshold", type=float, help="score at this threshold (default: the bot's default)")
+        parser.add_argument(
+            "--calibrate", metavar="VAL", help="fit the confidence model and choose the threshold on these cases first"
+        )
+        parser.add_argument(
+            "--target-oos-recall",
+            type=float,
+            default=evaluation.DEFAULT_TARGET_OOS_RECALL,
+            help="with --calibrate: the share of out-of-scope validation questions to hand off (default 0.75)",
+        )
+        parser.add_argument("--threshold", type=float, help="score at this threshold")
         parser.add_argument("--sweep", action="store_true", help="print the trade-off table over thresholds")
         parser.add_argument("--json", action="store_true", dest="as_json", help="end with one JSON line of figures")
 
-    def handle(self, *args, kb, cases, calibrate, threshold, sweep, as_json, **options):
+    def handle(self, *args, kb, cases, calibrate, target_oos_recall, threshold, sweep, as_json, **options):
         if threshold is not None and not 0 <= threshold <= 1:
             raise CommandError("--threshold must be between 0 and 1")
-        if threshold is not None and calibrate:
-            raise CommandError("give --threshold or --calibrate, not both")
+        if not 0 <= target_oos_recall <= 1:
+            raise CommandError("--target-oos-recall must be between 0 and 1")
         quiet = options["verbosity"] == 0
         try:
             entries = kb_read_jsonl(kb)
@@ -44,19 +52,24 @@ class Command(BaseCommand):
         with tqdm(total=total, unit="chunk", desc="Embedding the knowledge base", disable=quiet) as bar:
             index = evaluation.index_from_entries(entries, progress=bar.update)
 
+        model = DEFAULT_MODEL
         if calibrate:
             with tqdm(total=len(val_cases), unit="q", desc="Calibrating", disable=quiet) as bar:
-                chosen = evaluation.calibrate(evaluation.run_cases(val_cases, index=index, progress=bar.update))
-            threshold = chosen.threshold
+                try:
+                    model, index = evaluation.calibrate(
+                        val_cases, index=index, target_oos_recall=target_oos_recall, progress=bar.update
+                    )
+                except KbFormatError as e:
+                    raise CommandError(str(e)) from None
             self.stdout.write(
-                f"Calibrated on {len(val_cases)} cases (max in-scope accuracy + out-of-scope recall): "
-                f"threshold {threshold:.4f}"
+                f"Calibrated on {len(val_cases)} cases: confidence model fitted, threshold {model.threshold:.4f} "
+                f"(hands off {target_oos_recall:.0%} of out-of-scope validation questions)"
             )
-        elif threshold is None:
-            threshold = DEFAULT_CONFIDENCE_THRESHOLD
+        if threshold is None:
+            threshold = model.threshold
 
         with tqdm(total=len(test_cases), unit="q", desc="Scoring", disable=quiet) as bar:
-            outcomes = evaluation.run_cases(test_cases, index=index, progress=bar.update)
+            outcomes = evaluation.run_cases(test_cases, index=index, model=model, progress=bar.update)
         result = evaluation.metrics_at(outcomes, threshold)
 
         if sweep:
@@ -75,6 +88,8 @@ class Command(BaseCommand):
             **{k: round(v, 2) for k, v in evaluation.latency(outcomes).items()},
             "kb_entries": len(entries),
         }
+        if calibrate:
+            figures["model"] = {"mean": model.mean, "scale": model.scale, "weights": model.weights}
         if as_json:
             self.stdout.write(json.dumps(figures))
         else:

@@ -1,0 +1,220 @@
+"""Which entry answers a question, and how sure the bot is (docs/bot.md).
+
+Three kinds of evidence about each candidate entry, from one query embedding:
+- dense: cosine similarity of the question to the entry's chunks (best, and mean
+  of the best three) and how far the best entry leads the next;
+- a classifier: softmax regression over the entries' own phrasings, trained when
+  the knowledge base changes; it learns what *distinguishes* similar entries,
+  which raw similarity cannot;
+- lexical: BM25 over each entry's title, phrasings and text.
+The answer is the retrieved entry with the best fused dense + classifier score;
+the confidence is a logistic model over these features, fitted on labelled
+validation questions (``evaluate_bot --calibrate``), never on a test set.
+"""
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from knowledge.models import Chunk
+
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+FEATURES = (
+    "classifier_p",
+    "classifier_margin",
+    "dense_top",
+    "dense_margin",
+    "dense_top3",
+    "dense_top3_margin",
+    "neighbour_agreement",
+    "classifier_entropy",
+    "classifier_agrees_with_dense",
+    "bm25",
+    "bm25_relative",
+    "bm25_margin",
+    "bm25_agrees",
+    "question_tokens",
+    "distinct_neighbours",
+    "classifier_p_x_dense_top",
+    "classifier_log_odds",
+)
+NEIGHBOURS = 10
+FUSION_CLASSIFIER_WEIGHT = 0.1
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+class Lexical:
+    """Okapi BM25 with each entry's chunks as one document."""
+
+    k1 = 1.2
+    b = 0.75
+
+    def __init__(self, keys: list[str], texts: list[str], order: dict[str, int]):
+        docs: list[Counter] = [Counter() for _ in order]
+        for key, text in zip(keys, texts, strict=True):
+            docs[order[key]].update(tokenize(text))
+        self.lengths = np.array([sum(d.values()) for d in docs], dtype=np.float32)
+        self.avg = float(self.lengths.mean()) if len(docs) else 1.0
+        self.postings: dict[str, list[tuple[int, int]]] = {}
+        for i, doc in enumerate(docs):
+            for term, tf in doc.items():
+                self.postings.setdefault(term, []).append((i, tf))
+        n = len(docs)
+        self.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in self.postings.items()}
+
+    def scores(self, question: str, size: int) -> np.ndarray:
+        out = np.zeros(size, dtype=np.float32)
+        for term in set(tokenize(question)):
+            for i, tf in self.postings.get(term, ()):
+                norm = self.k1 * (1 - self.b + self.b * self.lengths[i] / self.avg)
+                out[i] += self.idf[term] * tf * (self.k1 + 1) / (tf + norm)
+        return out
+
+
+class EntryClassifier:
+    """Softmax regression from question embedding to entry, trained on the entries'
+    titles and phrasings (passages describe, they are not questions)."""
+
+    scale = 10.0
+
+    def __init__(self, matrix: np.ndarray, labels: np.ndarray, classes: int, *, epochs: int = 300, l2: float = 1e-3):
+        dims = matrix.shape[1]
+        self.w = np.zeros((dims, classes), dtype=np.float32)
+        self.b = np.zeros(classes, dtype=np.float32)
+        if not len(labels):
+            return
+        targets = np.zeros((len(labels), classes), dtype=np.float32)
+        targets[np.arange(len(labels)), labels] = 1.0
+        # Full-batch gradient descent: deterministic, and a few hundred steps converge.
+        for _ in range(epochs):
+            probs = self._softmax(matrix)
+            grad = (probs - targets) * (self.scale / len(labels))
+            self.w -= matrix.T @ grad + l2 * self.w
+            self.b -= grad.sum(0)
+
+    def _softmax(self, x: np.ndarray) -> np.ndarray:
+        z = (x @ self.w + self.b) * self.scale
+        z -= z.max(-1, keepdims=True)
+        np.exp(z, out=z)
+        return z / z.sum(-1, keepdims=True)
+
+    def probs(self, vector: np.ndarray) -> np.ndarray:
+        return self._softmax(vector[None, :])[0]
+
+
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """Logistic regression over standardised features: P(the chosen entry is right)."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]  # bias first
+    threshold: float
+
+    def __call__(self, features: np.ndarray) -> float:
+        z = (features - np.asarray(self.mean)) / np.asarray(self.scale)
+        logit = self.weights[0] + float(np.dot(self.weights[1:], z))
+        return 1.0 / (1.0 + math.exp(-max(min(logit, 60.0), -60.0)))
+
+    @classmethod
+    def fit(cls, features: np.ndarray, correct: np.ndarray, *, threshold: float = 0.5, l2: float = 1.0):
+        mean = features.mean(0)
+        scale = features.std(0) + 1e-6
+        x = np.c_[np.ones(len(features)), (features - mean) / scale]
+        w = np.zeros(x.shape[1])
+        penalty = l2 * np.diag(np.r_[0.0, np.ones(x.shape[1] - 1)])
+        for _ in range(50):  # Newton's method
+            p = 1 / (1 + np.exp(-(x @ w)))
+            hessian = (x * (p * (1 - p))[:, None]).T @ x + penalty
+            w -= np.linalg.solve(hessian, x.T @ (p - correct) + penalty @ w)
+        return cls(tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, w)), threshold)
+
+
+@dataclass
+class Scored:
+    entry_key: str | None
+    features: np.ndarray
+    ranked: list[tuple[str, float]] = field(default_factory=list)  # (entry key, dense similarity), best first
+    best_hit: object = None  # the chosen entry's best matching chunk (a retrieval Hit)
+
+
+class Scorer:
+    """Everything the bot knows about the knowledge base besides the vector index."""
+
+    def __init__(
+        self,
+        *,
+        keys: list[str],
+        kinds: list[str],
+        texts: list[str],
+        matrix: np.ndarray,
+        labelled: tuple[list[str], np.ndarray] | None = None,
+    ):
+        """``labelled``: (entry keys, question vectors) of questions known to be
+        answered by those entries, learnt by the classifier like extra phrasings."""
+        self.entry_keys = list(dict.fromkeys(keys))
+        self.order = {key: i for i, key in enumerate(self.entry_keys)}
+        labels = np.array([self.order[k] for k in keys], dtype=np.int64)
+        phrasing = np.array([kind != Chunk.Kind.PASSAGE for kind in kinds], dtype=bool)
+        train_x, train_y = matrix[phrasing], labels[phrasing]
+        if labelled is not None and len(labelled[0]):
+            train_x = np.concatenate([train_x, labelled[1]])
+            train_y = np.concatenate([train_y, [self.order[k] for k in labelled[0]]])
+        self.classifier = EntryClassifier(train_x, train_y, len(self.entry_keys))
+        self.lexical = Lexical(keys, texts, self.order)
+
+    def score(self, question: str, vector: np.ndarray, hits: list) -> Scored:
+        if not hits or not self.entry_keys:
+            return Scored(None, np.zeros(len(FEATURES)))
+        by_entry: dict[str, list[float]] = {}
+        for hit in hits:
+            by_entry.setdefault(hit.entry_key, []).append(hit.similarity)
+        candidates = [k for k in by_entry if k in self.order]
+        best = {k: max(v) for k, v in by_entry.items()}
+        top3 = {k: float(np.mean(sorted(v)[-3:])) for k, v in by_entry.items()}
+        probs = self.classifier.probs(vector)
+        bm25 = self.lexical.scores(question, len(self.entry_keys))
+
+        def fused(key):
+            return best[key] + FUSION_CLASSIFIER_WEIGHT * math.log(probs[self.order[key]] + 1e-9)
+
+        chosen = max(candidates, key=fused)
+        c = self.order[chosen]
+        dense_sorted = [*sorted(best.values(), reverse=True), 0.0]
+        top3_sorted = [*sorted(top3.values(), reverse=True), 0.0]
+        p_sorted = np.sort(probs)[::-1]
+        b_sorted = np.sort(bm25)[::-1]
+        neighbours = [h.entry_key for h in hits[:NEIGHBOURS]]
+        features = np.array(
+            [
+                probs[c],
+                p_sorted[0] - (p_sorted[1] if len(p_sorted) > 1 else 0.0),
+                best[chosen],
+                dense_sorted[0] - dense_sorted[1],
+                top3[chosen],
+                top3_sorted[0] - top3_sorted[1],
+                neighbours.count(chosen) / len(neighbours),
+                float(-(probs * np.log(probs + 1e-12)).sum()),
+                float(int(np.argmax(probs)) == self.order[max(best, key=best.get)]),
+                bm25[c],
+                bm25[c] / (b_sorted[0] + 1e-9),
+                b_sorted[0] - (b_sorted[1] if len(b_sorted) > 1 else 0.0),
+                float(int(np.argmax(bm25)) == c),
+                math.log1p(len(tokenize(question))),
+                len(set(neighbours)) / len(neighbours),
+                probs[c] * best[chosen],
+                math.log(probs[c] + 1e-9) - math.log(1 - probs[c] + 1e-9),
+            ],
+            dtype=np.float64,
+        )
+        ranked = sorted(best.items(), key=lambda kv: -kv[1])
+        ranked.remove((chosen, best[chosen]))
+        best_hit = next(h for h in hits if h.entry_key == chosen)
+        return Scored(chosen, features, [(chosen, best[chosen]), *ranked], best_hit)
