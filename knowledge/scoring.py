@@ -79,34 +79,60 @@ class Lexical:
 
 
 class EntryClassifier:
-    """Softmax regression from question embedding to entry, trained on the entries'
-    titles and phrasings (passages describe, they are not questions)."""
+    """Softmax regression from a question embedding to the entry that answers it,
+    trained on the entries' titles and phrasings (passages describe; they are not
+    questions) and on labelled questions.
+
+    The softmax runs over *candidates*, not every entry: in training, each example's
+    entry and the entries whose centroids are nearest to it; when asked, the
+    entries retrieval found. Confusable entries are what it must learn to tell
+    apart, and it keeps training linear in the size of the knowledge base.
+    """
 
     scale = 10.0
+    candidates = 24
+    batch = 2048
 
     def __init__(self, matrix: np.ndarray, labels: np.ndarray, classes: int, *, epochs: int = 300, l2: float = 1e-3):
-        dims = matrix.shape[1]
-        self.w = np.zeros((dims, classes), dtype=np.float32)
+        dims = matrix.shape[1] if matrix.ndim == 2 else 0
+        self.w = np.zeros((classes, dims), dtype=np.float32)
         self.b = np.zeros(classes, dtype=np.float32)
-        if not len(labels):
+        if not len(labels) or classes < 2:
             return
-        targets = np.zeros((len(labels), classes), dtype=np.float32)
-        targets[np.arange(len(labels)), labels] = 1.0
+        centroids = np.zeros((classes, dims), dtype=np.float32)
+        np.add.at(centroids, labels, matrix)
+        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+        m = min(self.candidates, classes)
+        cand = np.empty((len(labels), m), dtype=np.int64)
+        for start in range(0, len(labels), self.batch):
+            sims = matrix[start : start + self.batch] @ centroids.T
+            sims[np.arange(len(sims)), labels[start : start + self.batch]] = np.inf  # its own entry is always in
+            cand[start : start + self.batch] = np.argpartition(-sims, m - 1, axis=1)[:, :m]
+        target = (cand == labels[:, None]).astype(np.float32)
         # Full-batch gradient descent: deterministic, and a few hundred steps converge.
         for _ in range(epochs):
-            probs = self._softmax(matrix)
-            grad = (probs - targets) * (self.scale / len(labels))
-            self.w -= matrix.T @ grad + l2 * self.w
-            self.b -= grad.sum(0)
+            grad_w = np.zeros_like(self.w)
+            grad_b = np.zeros_like(self.b)
+            for start in range(0, len(labels), self.batch):
+                x, c = matrix[start : start + self.batch], cand[start : start + self.batch]
+                g = (self._softmax(x, c) - target[start : start + self.batch]) * (self.scale / len(labels))
+                # Scatter the candidates' gradients as one dense product (BLAS), not np.add.at.
+                dense = np.zeros((len(x), classes), dtype=np.float32)
+                np.put_along_axis(dense, c, g, axis=1)
+                grad_w += dense.T @ x
+                grad_b += dense.sum(0)
+            self.w -= grad_w + l2 * self.w
+            self.b -= grad_b
 
-    def _softmax(self, x: np.ndarray) -> np.ndarray:
-        z = (x @ self.w + self.b) * self.scale
+    def _softmax(self, x: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        z = (np.einsum("nmd,nd->nm", self.w[cand], x) + self.b[cand]) * self.scale
         z -= z.max(-1, keepdims=True)
         np.exp(z, out=z)
         return z / z.sum(-1, keepdims=True)
 
-    def probs(self, vector: np.ndarray) -> np.ndarray:
-        return self._softmax(vector[None, :])[0]
+    def probs(self, vector: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """P(entry | question) over the candidate entries, in their order."""
+        return self._softmax(vector[None, :], candidates[None, :])[0]
 
 
 @dataclass(frozen=True)
@@ -177,16 +203,18 @@ class Scorer:
         for hit in hits:
             by_entry.setdefault(hit.entry_key, []).append(hit.similarity)
         candidates = [k for k in by_entry if k in self.order]
-        best = {k: max(v) for k, v in by_entry.items()}
-        top3 = {k: float(np.mean(sorted(v)[-3:])) for k, v in by_entry.items()}
-        probs = self.classifier.probs(vector)
-        bm25 = self.lexical.scores(question, len(self.entry_keys))
+        best = {k: max(by_entry[k]) for k in candidates}
+        top3 = {k: float(np.mean(sorted(by_entry[k])[-3:])) for k in candidates}
+        # Probabilities and BM25 scores below are over the candidates, in this order.
+        probs = self.classifier.probs(vector, np.array([self.order[k] for k in candidates]))
+        bm25 = self.lexical.scores(question, len(self.entry_keys))[[self.order[k] for k in candidates]]
+        position = {k: i for i, k in enumerate(candidates)}
 
         def fused(key):
-            return best[key] + FUSION_CLASSIFIER_WEIGHT * math.log(probs[self.order[key]] + 1e-9)
+            return best[key] + FUSION_CLASSIFIER_WEIGHT * math.log(probs[position[key]] + 1e-9)
 
         chosen = max(candidates, key=fused)
-        c = self.order[chosen]
+        c = position[chosen]
         dense_sorted = [*sorted(best.values(), reverse=True), 0.0]
         top3_sorted = [*sorted(top3.values(), reverse=True), 0.0]
         p_sorted = np.sort(probs)[::-1]
@@ -202,7 +230,7 @@ class Scorer:
                 top3_sorted[0] - top3_sorted[1],
                 neighbours.count(chosen) / len(neighbours),
                 float(-(probs * np.log(probs + 1e-12)).sum()),
-                float(int(np.argmax(probs)) == self.order[max(best, key=best.get)]),
+                float(int(np.argmax(probs)) == position[max(best, key=best.get)]),
                 bm25[c],
                 bm25[c] / (b_sorted[0] + 1e-9),
                 b_sorted[0] - (b_sorted[1] if len(b_sorted) > 1 else 0.0),

@@ -22,7 +22,7 @@ def test_the_classifier_learns_what_separates_entries():
     y = np.repeat(np.arange(3), 10)
     classifier = EntryClassifier(x / np.linalg.norm(x, axis=1, keepdims=True), y, 3)
     probe = centres[2] / np.linalg.norm(centres[2])
-    probs = classifier.probs(probe.astype(np.float32))
+    probs = classifier.probs(probe.astype(np.float32), np.arange(3))
     assert probs.argmax() == 2 and probs.sum() == pytest.approx(1.0)
 
 
@@ -65,7 +65,7 @@ def test_labelled_questions_teach_the_classifier():
     index = _index()
     question = "the charge on my statement from you"
     vector = embed_array([question])[0]
-    before = index.scorer.classifier.probs(vector)[index.scorer.order["invoices"]]
+    before = index.scorer.classifier.probs(vector, np.arange(2))[index.scorer.order["invoices"]]
     taught = index.with_labelled_questions(["invoices"] * 3, np.stack([vector] * 3))
-    after = taught.scorer.classifier.probs(vector)[taught.scorer.order["invoices"]]
+    after = taught.scorer.classifier.probs(vector, np.arange(2))[taught.scorer.order["invoices"]]
     assert after > before
