@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.db import transaction
 from django.utils.text import slugify
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
 from knowledge.embeddings import embed_array
 from knowledge.models import Chunk, Entry
@@ -15,6 +15,9 @@ from knowledge.models import Chunk, Entry
 PASSAGE_CHARS = 700
 PASSAGE_OVERLAP = 100
 _splitter = RecursiveCharacterTextSplitter(chunk_size=PASSAGE_CHARS, chunk_overlap=PASSAGE_OVERLAP)
+_sections = MarkdownHeaderTextSplitter(
+    headers_to_split_on=[("#", "1"), ("##", "2"), ("###", "3"), ("####", "4")], strip_headers=True
+)
 
 
 class KbFormatError(ValueError):
@@ -42,12 +45,18 @@ class ImportResult:
 def entry_chunks(data: EntryData) -> list[tuple[str, str, str]]:
     """(kind, text shown, text embedded) for each chunk of an entry.
 
-    Passages carry the entry's title when embedded, so a passage is found by what
-    the article is about, not only by its own words.
+    A long article is split at its Markdown headings, then into passages; each
+    passage is embedded with the title and the headings above it, so it is found
+    by what its part of the article is about, not only by its own words.
     """
     chunks = [(Chunk.Kind.TITLE, data.title, data.title)]
     chunks += [(Chunk.Kind.QUESTION, q, q) for q in dict.fromkeys(data.questions) if q.strip()]
-    chunks += [(Chunk.Kind.PASSAGE, p, f"{data.title}\n{p}") for p in _splitter.split_text(data.body) if p.strip()]
+    for section in _sections.split_text(data.body):
+        headings = [h for _, h in sorted(section.metadata.items()) if h != data.title]
+        context = " > ".join([data.title, *headings])
+        chunks += [
+            (Chunk.Kind.PASSAGE, p, f"{context}\n{p}") for p in _splitter.split_text(section.page_content) if p.strip()
+        ]
     return chunks
 
 
