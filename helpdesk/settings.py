@@ -157,6 +157,10 @@ BATON_EMBED_SECRET = envstr("BATON_EMBED_SECRET")
 BATON_MAX_MESSAGE_CHARS = 4000
 BATON_CUSTOMER_COOKIE = "baton_customer"
 BATON_EMBEDDING_MODEL = envstr("BATON_EMBEDDING_MODEL", "knowledge.embeddings.MiniLMEmbeddings")
+# Optional: a LangChain chat model (dotted path of a class or factory) that writes
+# grounded answers from the retrieved passages, and its keyword arguments as JSON.
+BATON_LLM = envstr("BATON_LLM")
+BATON_LLM_OPTIONS = envstr("BATON_LLM_OPTIONS", "{}")
 
 # --- Security ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

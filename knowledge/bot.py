@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from knowledge import llm
 from knowledge.embeddings import embed_array
 from knowledge.intents import wants_human
 from knowledge.models import BotConfig
@@ -19,6 +20,7 @@ from knowledge.scoring import ConfidenceModel, Scored
 CHUNKS_SEARCHED = 40
 SOURCES_SHOWN = 3
 ANSWER_CHARS = 1200
+LLM_SOURCE_CHARS = 2000
 
 # Fitted on ../shared/eval/banking77/val_cases.jsonl by `evaluation.calibrate` with
 # learn_phrasings=False (the live classifier learns only the entries' own phrasings);
@@ -125,6 +127,20 @@ def answer_with(
     ]
     if confidence < threshold:
         return BotAnswer(text="", confidence=confidence, sources=sources, handoff_reason="low_confidence")
+    model_llm = llm.chat_model()
+    if model_llm is not None:
+        # The LLM writes the answer from the retrieved entries; an answer the sources
+        # do not support costs confidence, and may turn into a handoff.
+        grounded = llm.grounded_answer(
+            model_llm,
+            question=question,
+            sources=[(infos[s["id"]].title, infos[s["id"]].body[:LLM_SOURCE_CHARS]) for s in sources],
+        )
+        confidence *= grounded.support
+        if confidence < threshold:
+            return BotAnswer(text="", confidence=confidence, sources=sources, handoff_reason="low_confidence")
+        cited = [sources[i] for i in grounded.cited] or sources
+        return BotAnswer(text=grounded.text, confidence=confidence, sources=cited)
     best = scored.best_hit
     # Extractive: the passage that matched, or the whole entry when its title or a
     # phrasing matched.
