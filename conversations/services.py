@@ -19,6 +19,8 @@ from conversations.models import Conversation, Customer, Message, display_name
 from conversations.selectors import conversation_open_for, queue_position
 from helpdesk.tasks import task_enqueue
 from knowledge import bot
+from knowledge import services as knowledge_services
+from knowledge.models import Entry, EvalCase
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +255,49 @@ def conversation_resolve(*, conversation_id: int, agent: AbstractBaseUser) -> Co
         sender=Message.Sender.SYSTEM,
         body=f"{display_name(agent)} resolved this conversation. Write again any time to start a new one.",
     )
+    _label_questions(conversation=conversation)
     signals.conversation_resolved.send(sender=Conversation, conversation=conversation, agent=agent)
     broadcast.notify_conversation(conversation, event="resolved")
     return conversation
+
+
+def handoff_question(*, conversation: Conversation) -> Message | None:
+    """The customer message the bot could not answer, if it handed off for that."""
+    if conversation.handoff_reason != Conversation.HandoffReason.LOW_CONFIDENCE:
+        return None
+    return (
+        conversation.messages.filter(sender=Message.Sender.CUSTOMER, created_at__lte=conversation.handed_off_at)
+        .order_by("-seq")
+        .first()
+    )
+
+
+def _label_questions(*, conversation: Conversation) -> None:
+    """Keep what the conversation taught as evaluation cases: questions the bot
+    answered (labelled with its answer) and the one it handed off (unanswerable,
+    unless an agent added the answer, which labelled it already)."""
+    entries = {}
+    question = None
+    for message in conversation.messages.order_by("seq"):
+        if message.sender == Message.Sender.CUSTOMER:
+            question = message
+        elif message.sender == Message.Sender.BOT and question is not None and message.sources:
+            key = message.sources[0]["id"]
+            entries.setdefault(key, Entry.objects.filter(external_id=key).first())
+            knowledge_services.eval_case_record(
+                question=question.body,
+                expected=entries[key],
+                outcome=EvalCase.Outcome.ANSWERED,
+                confidence=message.confidence,
+                conversation_ref=conversation.pk,
+            )
+            question = None
+    unanswered = handoff_question(conversation=conversation)
+    if unanswered is not None:
+        knowledge_services.eval_case_record(
+            question=unanswered.body,
+            expected=None,
+            outcome=EvalCase.Outcome.HANDED_OFF,
+            confidence=conversation.handoff_confidence,
+            conversation_ref=conversation.pk,
+        )

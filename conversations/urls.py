@@ -12,4 +12,5 @@ urlpatterns = [
     path("inbox/c/<int:pk>/accept/", inbox.conversation_accept, name="inbox-accept"),
     path("inbox/c/<int:pk>/reply/", inbox.conversation_reply, name="inbox-reply"),
     path("inbox/c/<int:pk>/resolve/", inbox.conversation_resolve, name="inbox-resolve"),
+    path("inbox/c/<int:pk>/learn/", inbox.conversation_learn, name="inbox-learn"),
 ]

@@ -1,7 +1,8 @@
 from django.contrib import admin
+from django.http import StreamingHttpResponse
 
-from knowledge.models import BotConfig, Chunk, Entry
-from knowledge.services import entry_save
+from knowledge.models import BotConfig, Chunk, Entry, EvalCase
+from knowledge.services import entry_save, eval_cases_jsonl
 
 
 class ChunkInline(admin.TabularInline):
@@ -65,3 +66,19 @@ class BotConfigAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(EvalCase)
+class EvalCaseAdmin(admin.ModelAdmin):
+    list_display = ["question", "expected", "outcome", "confidence", "conversation_ref", "created_at"]
+    list_filter = ["outcome", "expected"]
+    search_fields = ["question", "expected__title"]
+    list_select_related = ["expected"]
+    date_hierarchy = "created_at"
+    actions = ["export_jsonl"]
+
+    @admin.action(description="Export selected as evaluation cases (JSONL)")
+    def export_jsonl(self, request, queryset):
+        response = StreamingHttpResponse(eval_cases_jsonl(queryset), content_type="application/jsonl")
+        response["Content-Disposition"] = 'attachment; filename="baton-cases.jsonl"'
+        return response

@@ -124,3 +124,37 @@ class BotConfig(models.Model):
     def load(cls) -> "BotConfig":
         config, _ = cls.objects.get_or_create(pk=1)
         return config
+
+
+class EvalCase(models.Model):
+    """A labelled question from real conversations, exportable for `evaluate_bot`.
+
+    ``expected`` is the entry that answers it; empty means the knowledge base could
+    not (the bot handed off and no agent added an answer).
+    """
+
+    class Outcome(models.TextChoices):
+        ANSWERED = "answered", "Answered by the bot"
+        HANDED_OFF = "handed_off", "Handed off"
+        LEARNT = "learnt", "Answer added by an agent"
+
+    question = models.TextField()
+    expected = models.ForeignKey(Entry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    confidence = models.FloatField(null=True, blank=True)
+    # The conversation it came from (an id: this app sits below conversations).
+    conversation_ref = models.PositiveBigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation_ref", "question"],
+                condition=Q(conversation_ref__isnull=False),
+                name="evalcase_once_per_conversation_question",
+            ),
+        ]
+
+    def __str__(self):
+        return self.question[:80]

@@ -5,12 +5,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
 from knowledge.embeddings import embed_array
-from knowledge.models import Chunk, Entry
+from knowledge.models import Chunk, Entry, EvalCase
 
 PASSAGE_CHARS = 700
 PASSAGE_OVERLAP = 100
@@ -174,3 +175,66 @@ def kb_read_jsonl(path: Path | str) -> list[EntryData]:
 
 def kb_import_jsonl(*, path: Path | str, progress: Callable[[int], None] | None = None) -> ImportResult:
     return entries_upsert(entries=kb_read_jsonl(path), progress=progress)
+
+
+@transaction.atomic
+def entry_learn(
+    *, question: str, title: str = "", body: str = "", entry: Entry | None = None, conversation_ref: int | None = None
+) -> Entry:
+    """An agent's answer becomes knowledge: a new entry (title and body), or the
+    question added as a phrasing of an existing one. Either way, labelled."""
+    question = question.strip()
+    if not question:
+        raise ValidationError("The customer's question is empty.")
+    if entry is None:
+        if not title.strip() or not body.strip():
+            raise ValidationError("A new entry needs a title and an answer.")
+        base = slugify(title)[:180] or "entry"
+        external_id, n = base, 1
+        while Entry.objects.filter(external_id=external_id).exists():
+            n += 1
+            external_id = f"{base}-{n}"
+        data = EntryData(external_id=external_id, title=title.strip()[:300], body=body.strip(), questions=(question,))
+    else:
+        data = EntryData(
+            external_id=entry.external_id,
+            title=entry.title,
+            body=entry.body,
+            questions=(*entry.questions, question),
+            category=entry.category,
+            url=entry.url,
+        )
+    entries_upsert(entries=[data])
+    learnt = Entry.objects.get(external_id=data.external_id)
+    eval_case_record(
+        question=question, expected=learnt, outcome=EvalCase.Outcome.LEARNT, conversation_ref=conversation_ref
+    )
+    return learnt
+
+
+def eval_case_record(
+    *,
+    question: str,
+    expected: Entry | None,
+    outcome: str,
+    confidence: float | None = None,
+    conversation_ref: int | None = None,
+) -> EvalCase:
+    """Label a question once per conversation; an agent's label beats the bot's."""
+    if conversation_ref is None:
+        return EvalCase.objects.create(question=question, expected=expected, outcome=outcome, confidence=confidence)
+    case, created = EvalCase.objects.get_or_create(
+        conversation_ref=conversation_ref,
+        question=question,
+        defaults={"expected": expected, "outcome": outcome, "confidence": confidence},
+    )
+    if not created and outcome == EvalCase.Outcome.LEARNT:
+        case.expected, case.outcome = expected, outcome
+        case.save(update_fields=["expected", "outcome"])
+    return case
+
+
+def eval_cases_jsonl(queryset) -> Iterable[str]:
+    """The evaluation-file format of docs/bot.md, one line at a time."""
+    for question, expected in queryset.values_list("question", "expected__external_id").iterator():
+        yield json.dumps({"question": question, "expected": expected}, ensure_ascii=False) + "\n"

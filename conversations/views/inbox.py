@@ -12,7 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import broadcast, selectors, services
-from conversations.models import Conversation
+from conversations.models import Conversation, Message
+from knowledge import services as knowledge_services
+from knowledge.models import Entry
 
 
 def _view_name(request: HttpRequest) -> str:
@@ -44,6 +46,16 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
     return render(request, "conversations/_inbox_list.html", _list_context(request))
 
 
+def _learn_defaults(conversation: Conversation) -> dict:
+    question = services.handoff_question(conversation=conversation)
+    reply = conversation.messages.filter(sender=Message.Sender.AGENT).order_by("-seq").first()
+    return {
+        "question": question.body if question else "",
+        "title": question.body[:120].rstrip("?") if question else "",
+        "body": reply.body if reply else "",
+    }
+
+
 @login_required
 @require_GET
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -59,6 +71,8 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "is_mine": conversation.status == Conversation.Status.ASSIGNED
             and conversation.assigned_agent_id == request.user.pk,
             "queue_position": selectors.queue_position(conversation=conversation),
+            "learn": _learn_defaults(conversation),
+            "entries": Entry.objects.order_by("title").values_list("external_id", "title"),
         },
     )
 
@@ -95,6 +109,31 @@ def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         if wants_json:
             return JsonResponse({"message": broadcast.message_payload(message)}, status=201)
+    return redirect("inbox-conversation", pk=pk)
+
+
+@login_required
+@require_POST
+def conversation_learn(request: HttpRequest, pk: int) -> HttpResponse:
+    """Turn the customer's question and the agent's answer into knowledge."""
+    conversation = get_object_or_404(Conversation, pk=pk)
+    existing = request.POST.get("entry", "").strip()
+    entry = Entry.objects.filter(external_id=existing).first() if existing else None
+    if existing and entry is None:
+        flash.error(request, "That knowledge-base entry no longer exists.")
+        return redirect("inbox-conversation", pk=pk)
+    try:
+        learnt = knowledge_services.entry_learn(
+            question=request.POST.get("question", ""),
+            title=request.POST.get("title", ""),
+            body=request.POST.get("body", ""),
+            entry=entry,
+            conversation_ref=conversation.pk,
+        )
+    except ValidationError as e:
+        flash.error(request, e.messages[0])
+    else:
+        flash.success(request, f"Saved to the knowledge base as “{learnt.title}”: the bot answers this question now.")
     return redirect("inbox-conversation", pk=pk)
 
 
