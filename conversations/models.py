@@ -43,6 +43,7 @@ class Conversation(models.Model):
     class HandoffReason(models.TextChoices):
         LOW_CONFIDENCE = "low_confidence", "Bot not confident"
         CUSTOMER_REQUEST = "customer_request", "Customer asked for a person"
+        REPEATED_FAILURE = "repeated_failure", "Bot answers did not help"
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.BOT)

@@ -126,6 +126,16 @@ def bot_turn_schedule(*, message_id: int) -> None:
     task_enqueue("conversations.tasks.bot_turn", message_id, task_name=f"bot-turn-{message_id}")
 
 
+def _previous_turn(message: Message) -> bot.Turn | None:
+    """The customer's previous question in this conversation and the bot's answer to it."""
+    earlier = message.conversation.messages.filter(seq__lt=message.seq).order_by("-seq")
+    answer = earlier.first()
+    if answer is None or answer.sender != Message.Sender.BOT:
+        return None
+    question = earlier.filter(sender=Message.Sender.CUSTOMER).first()
+    return bot.Turn(question.body, answer.confidence or 0.0) if question else None
+
+
 def bot_turn(*, message_id: int) -> Message | None:
     """Answer one customer message, or hand the conversation off.
 
@@ -135,7 +145,7 @@ def bot_turn(*, message_id: int) -> Message | None:
     message = Message.objects.select_related("conversation").get(pk=message_id)
     if message.conversation.status != Status.BOT:
         return None
-    reply = bot.answer(message.body)
+    reply = bot.answer(message.body, previous=_previous_turn(message))
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
         if conversation.status != Status.BOT:
@@ -154,6 +164,9 @@ def bot_turn(*, message_id: int) -> Message | None:
 
 _HANDOFF_TEXT = {
     Conversation.HandoffReason.CUSTOMER_REQUEST: "Of course, a person from our team will take over.",
+    Conversation.HandoffReason.REPEATED_FAILURE: (
+        "It looks like my answers aren't helping, so I'm passing you to a person from our team."
+    ),
     Conversation.HandoffReason.LOW_CONFIDENCE: (
         "I'm not sure about this one, so I'm passing you to a person from our team."
     ),

@@ -6,7 +6,7 @@ code on an isolated store. How confidence is computed: knowledge/scoring.py and
 docs/bot.md.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -88,12 +88,27 @@ DEFAULT_MODEL = ConfidenceModel(
 )
 
 
+# An answer below this confidence is more likely wrong than right: two in a row
+# mean the bot is not helping (reason "repeated_failure").
+UNSURE = 0.5
+# Consecutive questions this similar are the customer asking again.
+REPEAT_SIMILARITY = 0.9
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The customer's previous question and the confidence of the bot's answer to it."""
+
+    question: str
+    confidence: float
+
+
 @dataclass(frozen=True)
 class BotAnswer:
     text: str  # what the bot says; "" when it hands off
     confidence: float | None  # in [0, 1]; None when no answer was attempted
     sources: list[dict] = field(default_factory=list)  # best first, JSON-serialisable
-    handoff_reason: str | None = None  # None: answer; "low_confidence" or "customer_request"
+    handoff_reason: str | None = None  # None: answer; "low_confidence", "customer_request" or "repeated_failure"
 
 
 def score(question: str, *, index: MatrixIndex | PgVectorIndex, vector: np.ndarray | None = None) -> Scored:
@@ -150,6 +165,19 @@ def answer_with(
     return BotAnswer(text=text, confidence=confidence, sources=sources)
 
 
-def answer(question: str) -> BotAnswer:
-    """The live bot: the database's knowledge base and the admin's threshold."""
-    return answer_with(question, index=live_index(), threshold=BotConfig.load().confidence_threshold)
+def answer(question: str, *, previous: Turn | None = None) -> BotAnswer:
+    """The live bot: the database's knowledge base and the admin's threshold.
+
+    With the previous turn of the conversation, it also hands off when the
+    customer asks the same thing again, or when two answers in a row were unsure.
+    """
+    # One embedding call per turn, for the question and (if any) the previous one.
+    vectors = embed_array([question] if previous is None else [question, previous.question])
+    reply = answer_with(
+        question, index=live_index(), threshold=BotConfig.load().confidence_threshold, vector=vectors[0]
+    )
+    if reply.handoff_reason is None and previous is not None:
+        repeated = float(vectors[0] @ vectors[1]) >= REPEAT_SIMILARITY
+        if repeated or (reply.confidence < UNSURE and previous.confidence < UNSURE):
+            return replace(reply, text="", handoff_reason="repeated_failure")
+    return reply

@@ -4,6 +4,8 @@ import pytest
 from django.test import Client
 
 from conversations.identity import customer_token_make
+from conversations.management.commands.demo_data import DEMO_KB
+from knowledge.services import kb_import_jsonl
 from tests.factories import CustomerFactory, UserFactory
 
 
@@ -49,3 +51,9 @@ def customer_client(customer, customer_token, settings):
     client = Client()
     client.cookies[settings.BATON_CUSTOMER_COOKIE] = customer_token
     return client
+
+
+@pytest.fixture
+def demo_kb(db):
+    """The demo help centre, embedded with the real model."""
+    return kb_import_jsonl(path=DEMO_KB)

@@ -179,3 +179,37 @@ def test_customer_messages_after_handoff_do_not_reach_the_bot(customer):
     senders = [sender for _, sender, _ in _messages(conversation)]
     assert Message.Sender.BOT not in senders
     assert senders[-1] == Message.Sender.CUSTOMER
+
+
+@pytest.mark.django_db
+def test_asking_the_same_thing_again_hands_off_as_repeated_failure(demo_kb, customer):
+    first = services.message_post_from_customer(customer=customer, body="How do I reset my password?")
+    assert services.bot_turn(message_id=first.pk) is not None  # answered
+    again = services.message_post_from_customer(customer=customer, body="how do i reset my password??")
+    assert services.bot_turn(message_id=again.pk) is None
+    conversation = again.conversation
+    conversation.refresh_from_db()
+    assert conversation.status == Status.PENDING_HANDOFF
+    assert conversation.handoff_reason == "repeated_failure"
+
+
+@pytest.mark.django_db
+def test_two_unsure_answers_in_a_row_hand_off(demo_kb, customer):
+    from knowledge.models import BotConfig
+
+    BotConfig.objects.update_or_create(pk=1, defaults={"confidence_threshold": 0.0})  # answer even when unsure
+    first = services.message_post_from_customer(customer=customer, body="Who won the football match yesterday?")
+    assert services.bot_turn(message_id=first.pk).confidence < 0.5
+    second = services.message_post_from_customer(customer=customer, body="Recommend a pasta recipe")
+    assert services.bot_turn(message_id=second.pk) is None
+    second.conversation.refresh_from_db()
+    assert second.conversation.handoff_reason == "repeated_failure"
+
+
+@pytest.mark.django_db
+def test_a_new_question_after_a_good_answer_is_answered(demo_kb, customer):
+    first = services.message_post_from_customer(customer=customer, body="How do I reset my password?")
+    services.bot_turn(message_id=first.pk)
+    second = services.message_post_from_customer(customer=customer, body="How do I cancel my subscription?")
+    reply = services.bot_turn(message_id=second.pk)
+    assert reply is not None and reply.sources[0]["id"] == "cancel-subscription"
