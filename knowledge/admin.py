@@ -1,8 +1,13 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from knowledge.models import BotConfig, Chunk, Entry, EvalCase
 from knowledge.services import entry_save, eval_cases_jsonl
+from knowledge.tradeoff import CHART_H, CHART_W, PAD, chart_x, tradeoff
 
 
 class ChunkInline(admin.TabularInline):
@@ -59,7 +64,48 @@ class ChunkAdmin(admin.ModelAdmin):
 
 @admin.register(BotConfig)
 class BotConfigAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "confidence_threshold", "updated_at"]
+    list_display = ["__str__", "confidence_threshold", "updated_at", "tradeoff_link"]
+
+    @admin.display(description="Choose by looking")
+    def tradeoff_link(self, obj):
+        return format_html('<a href="{}">Trade-off chart</a>', reverse("admin:knowledge_botconfig_tradeoff"))
+
+    def get_urls(self):
+        return [
+            path("tradeoff/", self.admin_site.admin_view(self.tradeoff_view), name="knowledge_botconfig_tradeoff"),
+            *super().get_urls(),
+        ]
+
+    def tradeoff_view(self, request):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        config = BotConfig.load()
+        if request.method == "POST":
+            try:
+                config.confidence_threshold = float(request.POST["threshold"])
+                config.full_clean()
+            except (KeyError, ValueError, ValidationError):
+                messages.error(request, "Choose a threshold between 0 and 1.")
+            else:
+                config.save()
+                messages.success(request, f"The bot now hands off below {config.confidence_threshold:.2f}.")
+            return redirect("admin:knowledge_botconfig_tradeoff")
+        return render(
+            request,
+            "admin/knowledge/tradeoff.html",
+            {
+                **self.admin_site.each_context(request),
+                "tradeoff": tradeoff(),
+                "current": config.confidence_threshold,
+                "current_rounded": round(config.confidence_threshold * 20) / 20,
+                "current_x": chart_x(config.confidence_threshold),
+                "width": CHART_W,
+                "height": CHART_H,
+                "pad": PAD,
+                "bottom": CHART_H - PAD,
+                "right": CHART_W - PAD,
+            },
+        )
 
     def has_add_permission(self, request):
         return not BotConfig.objects.exists()

@@ -1,0 +1,56 @@
+"""The threshold trade-off on the live knowledge base and its labelled cases, for admins."""
+
+from dataclasses import dataclass
+
+from knowledge import bot
+from knowledge.evaluation import Case, Metrics, metrics_at, run_cases
+from knowledge.models import EvalCase
+from knowledge.retrieval import live_index
+
+THRESHOLDS = [round(0.05 * i, 2) for i in range(21)]
+CASES_SCORED = 500  # the most recent; each costs one bot turn (~10 ms)
+CHART_W, CHART_H, PAD = 560, 260, 36
+
+
+@dataclass(frozen=True)
+class Tradeoff:
+    rows: list[Metrics]
+    n_cases: int
+    n_out_of_scope: int
+    lines: dict[str, str]  # metric -> SVG polyline points
+    ticks: list[tuple[float, float]]  # (x, threshold) for labels
+
+
+def tradeoff() -> Tradeoff | None:
+    cases = [
+        Case(question, expected)
+        for question, expected in EvalCase.objects.order_by("-created_at").values_list(
+            "question", "expected__external_id"
+        )[:CASES_SCORED]
+    ]
+    if not cases:
+        return None
+    outcomes = run_cases(cases, index=live_index(), model=bot.DEFAULT_MODEL)
+    rows = [metrics_at(outcomes, t) for t in THRESHOLDS]
+
+    def x(t: float) -> float:
+        return round(PAD + t * (CHART_W - 2 * PAD), 1)
+
+    def y(v: float) -> float:
+        return round(CHART_H - PAD - v * (CHART_H - 2 * PAD), 1)
+
+    lines = {
+        name: " ".join(f"{x(m.threshold)},{y(getattr(m, name))}" for m in rows)
+        for name in ("in_scope_accuracy", "oos_recall", "answered_precision")
+    }
+    return Tradeoff(
+        rows=rows,
+        n_cases=len(cases),
+        n_out_of_scope=sum(c.expected is None for c in cases),
+        lines=lines,
+        ticks=[(x(t), t) for t in THRESHOLDS[::4]],
+    )
+
+
+def chart_x(threshold: float) -> float:
+    return round(PAD + threshold * (CHART_W - 2 * PAD), 1)
