@@ -52,6 +52,18 @@ class _EventsConsumer(JsonWebsocketConsumer):
     def send_error(self, *, code: str, message: str, client_id: object = None) -> None:
         self.send_json({"type": "error", "code": code, "message": message, "client_id": client_id})
 
+    def post_message(self, content: dict, post) -> None:
+        """Store a message frame's body through ``post``; ack it, or say why not."""
+        client_id = content.get("client_id")
+        try:
+            message = post(content.get("body"))
+        except ValidationError as e:
+            self.send_error(code=e.code or "invalid", message=e.messages[0], client_id=client_id)
+        except PermissionDenied as e:
+            self.send_error(code="forbidden", message=str(e), client_id=client_id)
+        else:
+            self.send_json({"type": "message.ack", "client_id": client_id, "id": message.pk})
+
     def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             self.send_error(code="bad_request", message="Frames must be JSON objects with a type.")
@@ -86,12 +98,7 @@ class CustomerChatConsumer(_EventsConsumer):
         self.join_and_accept([broadcast.customer_group(self.customer.pk)])
 
     def on_message(self, content):
-        try:
-            message = services.message_post_from_customer(customer=self.customer, body=content.get("body"))
-        except ValidationError as e:
-            self.send_error(code=e.code or "invalid", message=e.messages[0], client_id=content.get("client_id"))
-            return
-        self.send_json({"type": "message.ack", "client_id": content.get("client_id"), "id": message.pk})
+        self.post_message(content, lambda body: services.message_post_from_customer(customer=self.customer, body=body))
 
     def on_handoff(self, content):
         services.customer_request_handoff(customer=self.customer)
@@ -120,12 +127,18 @@ class CustomerChatConsumer(_EventsConsumer):
             )
 
 
+def _agent(scope):
+    """The signed-in, active user the socket belongs to, or None."""
+    user = scope.get("user")
+    return user if user is not None and user.is_authenticated and user.is_active else None
+
+
 class InboxConsumer(_EventsConsumer):
     """An agent's inbox: every conversation state change, for live lists and toasts."""
 
     def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_active:
+        user = _agent(self.scope)
+        if user is None:
             self.close(code=CLOSE_FORBIDDEN)
             return
         self.join_and_accept([broadcast.INBOX_GROUP, broadcast.agent_group(user.pk)])
@@ -135,8 +148,8 @@ class AgentConversationConsumer(_EventsConsumer):
     """One conversation open in an agent's browser: its messages, live and replayed."""
 
     def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_active:
+        user = _agent(self.scope)
+        if user is None:
             self.close(code=CLOSE_FORBIDDEN)
             return
         self.conversation = Conversation.objects.filter(pk=self.scope["url_route"]["kwargs"]["pk"]).first()
@@ -152,14 +165,9 @@ class AgentConversationConsumer(_EventsConsumer):
             self.send_json({"type": "conversation.message", "message": broadcast.message_payload(message)})
 
     def on_message(self, content):
-        try:
-            message = services.message_post_from_agent(
-                conversation_id=self.conversation.pk, agent=self.user, body=content.get("body")
-            )
-        except ValidationError as e:
-            self.send_error(code=e.code or "invalid", message=e.messages[0], client_id=content.get("client_id"))
-            return
-        except PermissionDenied as e:
-            self.send_error(code="forbidden", message=str(e), client_id=content.get("client_id"))
-            return
-        self.send_json({"type": "message.ack", "client_id": content.get("client_id"), "id": message.pk})
+        self.post_message(
+            content,
+            lambda body: services.message_post_from_agent(
+                conversation_id=self.conversation.pk, agent=self.user, body=body
+            ),
+        )
