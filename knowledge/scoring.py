@@ -51,30 +51,32 @@ def tokenize(text: str) -> list[str]:
 
 
 class Lexical:
-    """Okapi BM25 with each entry's chunks as one document."""
+    """Okapi BM25 with each entry's chunks as one document, scored only for the
+    candidate entries: the cost per question does not grow with the knowledge base."""
 
     k1 = 1.2
     b = 0.75
 
     def __init__(self, keys: list[str], texts: list[str], order: dict[str, int]):
-        docs: list[Counter] = [Counter() for _ in order]
+        self.docs: list[Counter] = [Counter() for _ in order]
         for key, text in zip(keys, texts, strict=True):
-            docs[order[key]].update(tokenize(text))
-        self.lengths = np.array([sum(d.values()) for d in docs], dtype=np.float32)
-        self.avg = float(self.lengths.mean()) if len(docs) else 1.0
-        self.postings: dict[str, list[tuple[int, int]]] = {}
-        for i, doc in enumerate(docs):
-            for term, tf in doc.items():
-                self.postings.setdefault(term, []).append((i, tf))
-        n = len(docs)
-        self.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in self.postings.items()}
+            self.docs[order[key]].update(tokenize(text))
+        lengths = [sum(d.values()) for d in self.docs]
+        average = (sum(lengths) / len(lengths)) if lengths else 1.0
+        self.norms = [self.k1 * (1 - self.b + self.b * n / average) for n in lengths]
+        frequency = Counter(term for doc in self.docs for term in doc)
+        n = len(self.docs)
+        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in frequency.items()}
 
-    def scores(self, question: str, size: int) -> np.ndarray:
-        out = np.zeros(size, dtype=np.float32)
-        for term in set(tokenize(question)):
-            for i, tf in self.postings.get(term, ()):
-                norm = self.k1 * (1 - self.b + self.b * self.lengths[i] / self.avg)
-                out[i] += self.idf[term] * tf * (self.k1 + 1) / (tf + norm)
+    def scores(self, question: str, docs: list[int]) -> np.ndarray:
+        terms = [t for t in set(tokenize(question)) if t in self.idf]
+        out = np.zeros(len(docs), dtype=np.float64)
+        for j, i in enumerate(docs):
+            doc, norm = self.docs[i], self.norms[i]
+            for term in terms:
+                tf = doc.get(term)
+                if tf:
+                    out[j] += self.idf[term] * tf * (self.k1 + 1) / (tf + norm)
         return out
 
 
@@ -214,7 +216,7 @@ class Scorer:
         top3 = {k: float(np.mean(sorted(by_entry[k])[-3:])) for k in candidates}
         # Probabilities and BM25 scores below are over the candidates, in this order.
         probs = self.classifier.probs(vector, np.array([self.order[k] for k in candidates]))
-        bm25 = self.lexical.scores(question, len(self.entry_keys))[[self.order[k] for k in candidates]]
+        bm25 = self.lexical.scores(question, [self.order[k] for k in candidates])
         position = {k: i for i, k in enumerate(candidates)}
 
         def fused(key):
