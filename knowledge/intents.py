@@ -3,6 +3,12 @@
 Patterns look for a request verb near a word for a person, in English, French,
 Spanish, German, Italian, Portuguese and Dutch. Questions *about* people ("who is
 your CEO", "how many people work there") are not requests and do not match.
+
+Asking *what* the bot is ("is this a human?", "are you a bot?") is not a request
+either: it is answered honestly from the knowledge base (the demo help centre has
+an entry saying it is an assistant and how to reach a person), or handed off as
+low confidence where no entry covers it. Customers who want a person say so, and
+the chat page has a "Talk to a person" button.
 """
 
 import re
@@ -24,11 +30,17 @@ _PATTERNS = [
     # "can I speak to an agent", "connect me with a human", "transfer me to a representative"
     rf"\b{_ASK}\b(?:\s+\w+){{0,4}}?\s+(?:to|with|through to|me to|me with|over to)\s+{_DET}{_PERSON}\b",
     # "I want a human", "I need a real person", "i'd like an agent", "need someone to help"
-    rf"\b(?:want|need|like|prefer|request|demand|get me|find me|bring me)\b\s+"
+    rf"\b(?:want|need|(?:would|'d) like|prefer|request|demand|get me|find me|bring me)\b\s+"
     rf"(?:to\s+(?:speak|talk)\s+to\s+)?{_DET}{_PERSON}\b",
     # "human please", "agent!", "operator", "representative" on their own
     rf"^\W*(?:a\s+|an\s+)?(?:real\s+|live\s+)?{_PERSON}\W*{_PLEASE}?\W*{_PLEASE}?\W*$",
-    rf"\b(?:a|an|real|live)?\s*{_PERSON}\s*,?\s*(?:please|pls|plz)\b",
+    # ... but "can someone please assist me with my card?" asks for help, not for a person
+    rf"\b(?:a|an|real|live)?\s*(?!some(?:one|body)\b){_PERSON}\s*,?\s*(?:please|pls|plz)\b",
+    # "can a human help me", "could an agent call me" (not "someone": "can someone assist me
+    # with activating my card?" is a question for the knowledge base)
+    r"\b(?:can|could|would|will)\s+(?:a|an|one of your|your)?\s*(?:real |live )?"
+    r"(?:human|person|agent|operator|representative|advisor|adviser|staff member|team member)s?\s+"
+    r"(?:please\s+)?(?:help|assist|call|contact|look at|take over|get back to)\b",
     # "is there a human I can talk to", "is anyone there who is a real person"
     rf"\b(?:is there|are there|any)\s+(?:a|an|any)?\s*{_PERSON}\b.*\b(?:talk|speak|chat|help)\b",
     # "stop the bot", "not a bot", "no more bot"
@@ -55,10 +67,12 @@ _PATTERNS = [
 ]
 _REQUEST = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
 
-# Questions about people, not requests for one.
+# Questions about people, not requests for one; and whether a step needs a person
+# ("do I need to speak to a representative to change my PIN?"), which the knowledge base answers.
 _ABOUT_PEOPLE = re.compile(
     r"^\s*(?:who|how many|what|which|where|when|does|do|did|is|are|was|were)\b.*\b(?:ceo|founder|owner|"
-    r"people work|employees? (?:do|does|are)|staff (?:do|does|are)|manager of|team behind|work(?:s|ing)? there)\b",
+    r"people work|employees? (?:do|does|are)|staff (?:do|does|are)|manager of|team behind|work(?:s|ing)? there)\b"
+    r"|^\s*(?:do|does|will|must|should) (?:i|we|you) (?:need|have|has) to (?:speak|talk|call|see)\b",
     re.IGNORECASE,
 )
 

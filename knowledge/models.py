@@ -1,4 +1,5 @@
 import numpy as np
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -51,6 +52,12 @@ class EmbeddingField(models.Field):
         return array.tobytes()
 
 
+def validate_phrasings(value) -> None:
+    """A list of strings: a bare string would otherwise be embedded letter by letter."""
+    if not isinstance(value, list) or not all(isinstance(q, str) for q in value):
+        raise ValidationError('Enter a JSON list of strings, e.g. ["How do I reset my password?"].')
+
+
 class Entry(models.Model):
     """A knowledge-base article or FAQ entry, as written by the team."""
 
@@ -60,7 +67,10 @@ class Entry(models.Model):
     title = models.CharField(max_length=300)
     body = models.TextField(help_text="The answer or article; Markdown is fine.")
     questions = models.JSONField(
-        default=list, blank=True, help_text="Other ways customers ask this (a JSON list of strings)."
+        default=list,
+        blank=True,
+        validators=[validate_phrasings],
+        help_text="Other ways customers ask this (a JSON list of strings).",
     )
     category = models.CharField(max_length=100, blank=True, default="")
     url = models.URLField(blank=True, default="", help_text="Where the full article lives, shown as the source.")

@@ -80,9 +80,6 @@ class MatrixIndex:
     def entries(self, keys: list[str]) -> dict[str, EntryInfo]:
         return {key: self._entries[key] for key in keys if key in self._entries}
 
-    def entry_count(self) -> int:
-        return len(self._entries)
-
 
 class PgVectorIndex:
     """Approximate search with pgvector's HNSW index (cosine distance)."""
@@ -101,8 +98,13 @@ class PgVectorIndex:
     def entries(self, keys: list[str]) -> dict[str, EntryInfo]:
         return _entries_from_db(Entry.objects.filter(external_id__in=keys))
 
-    def entry_count(self) -> int:
-        return Entry.objects.count()
+
+class DatabaseMatrixIndex(MatrixIndex):
+    """SQLite's live index: the cached matrix for search, the database for entries,
+    so an edit that changes no chunk (a new URL) is still seen at once."""
+
+    def entries(self, keys: list[str]) -> dict[str, EntryInfo]:
+        return _entries_from_db(Entry.objects.filter(external_id__in=keys))
 
 
 def _entries_from_db(queryset) -> dict[str, EntryInfo]:
@@ -116,26 +118,26 @@ _matrix_lock = threading.Lock()
 _matrix_cache: tuple[tuple, MatrixIndex] | None = None
 
 
-def _database_matrix() -> MatrixIndex:
+def _database_matrix() -> DatabaseMatrixIndex:
     """The SQLite index, reloaded whenever the chunks changed in any process.
 
-    Chunks are never updated in place (an edit replaces them), and SQLite never
-    reuses an AUTOINCREMENT id, so (count, max id) changes with every change.
+    Chunks are never updated in place (an edit replaces them and saves its entry),
+    so (chunk count, max chunk id, latest entry save) changes with every commit;
+    the timestamp also tells apart two rolled-back writes that reused the same ids.
     """
     global _matrix_cache
-    version = tuple(Chunk.objects.aggregate(n=Count("pk"), last=Max("pk")).values())
+    version = (
+        *Chunk.objects.aggregate(n=Count("pk"), last=Max("pk")).values(),
+        Entry.objects.aggregate(saved=Max("updated_at"))["saved"],
+    )
     cached = _matrix_cache
     if cached and cached[0] == version:
         return cached[1]
     with _matrix_lock:
         rows = list(Chunk.objects.values_list("entry__external_id", "kind", "text", "embedding"))
         matrix = np.stack([r[3] for r in rows]) if rows else np.zeros((0, DIMENSIONS), dtype=np.float32)
-        index = MatrixIndex(
-            keys=[r[0] for r in rows],
-            kinds=[r[1] for r in rows],
-            texts=[r[2] for r in rows],
-            matrix=matrix,
-            entries=_entries_from_db(Entry.objects.all()),
+        index = DatabaseMatrixIndex(
+            keys=[r[0] for r in rows], kinds=[r[1] for r in rows], texts=[r[2] for r in rows], matrix=matrix, entries={}
         )
         _matrix_cache = (version, index)
         return index

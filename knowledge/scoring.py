@@ -211,7 +211,9 @@ class Scorer:
         by_entry: dict[str, list[float]] = {}
         for hit in hits:
             by_entry.setdefault(hit.entry_key, []).append(hit.similarity)
-        candidates = [k for k in by_entry if k in self.order]
+        candidates = [k for k in by_entry if k in self.order]  # not entries added since the scorer was built
+        if not candidates:
+            return Scored(None, np.zeros(len(FEATURES)))
         best = {k: max(by_entry[k]) for k in candidates}
         top3 = {k: float(np.mean(sorted(by_entry[k])[-3:])) for k in candidates}
         # Probabilities and BM25 scores below are over the candidates, in this order.

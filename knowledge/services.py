@@ -114,21 +114,39 @@ def entries_upsert(*, entries: Iterable[EntryData], progress: Callable[[int], No
     return ImportResult(created, updated, unchanged, len(rows))
 
 
-def entry_save(*, entry: Entry) -> Entry:
-    """Save an entry edited in admin, re-embedding its chunks if their text changed."""
+@transaction.atomic
+def entry_upsert(
+    *, external_id: str, title: str, body: str, questions: Iterable[str] = (), category: str = "", url: str = ""
+) -> Entry:
+    """Create or update one entry by external id; only chunks whose text changed are re-embedded."""
+    if isinstance(questions, str):
+        raise ValidationError({"questions": "Expected a list of phrasings, got one string."})
     entries_upsert(
         entries=[
             EntryData(
-                external_id=entry.external_id,
-                title=entry.title,
-                body=entry.body,
-                questions=tuple(entry.questions or ()),
-                category=entry.category,
-                url=entry.url,
+                external_id=external_id,
+                title=title,
+                body=body,
+                questions=tuple(questions),
+                category=category,
+                url=url,
             )
         ]
     )
-    return Entry.objects.get(external_id=entry.external_id)
+    return Entry.objects.get(external_id=external_id)
+
+
+def entry_save(*, entry: Entry) -> Entry:
+    """Save an entry edited in admin, re-embedding its chunks if their text changed."""
+    entry.full_clean()  # a malformed phrasings list fails here, before anything is embedded
+    return entry_upsert(
+        external_id=entry.external_id,
+        title=entry.title,
+        body=entry.body,
+        questions=entry.questions or (),
+        category=entry.category,
+        url=entry.url,
+    )
 
 
 def _entry_from_json(line_no: int, raw: str) -> EntryData:

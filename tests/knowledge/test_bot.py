@@ -1,7 +1,7 @@
 import pytest
 
 from knowledge import bot
-from knowledge.models import BotConfig
+from knowledge.models import BotConfig, Entry
 from knowledge.retrieval import KnowledgeRetriever
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +63,21 @@ def test_a_new_entry_is_found_without_a_restart(demo_kb):
         entries=[EntryData("crypto", "Paying with cryptocurrency", "We do not accept bitcoin.", (question,))]
     )
     assert bot.answer(question).sources[0]["id"] == "crypto"
+
+
+def test_asking_what_the_bot_is_gets_an_honest_answer_not_a_handoff(demo_kb):
+    reply = bot.answer("is this a human?")
+    assert reply.handoff_reason is None
+    assert reply.sources[0]["id"] == "about-this-assistant"
+    assert "talk to a person" in reply.text
+
+
+def test_an_edit_that_changes_no_chunk_is_seen_at_once(demo_kb):
+    assert "url" not in bot.answer("How do I reset my password?").sources[0]
+    Entry.objects.filter(external_id="reset-password").update(url="https://help.nimbus.example/reset")
+    assert bot.answer("How do I reset my password?").sources[0]["url"] == "https://help.nimbus.example/reset"
+
+
+def test_the_demo_help_centre_is_large_enough_and_phrased_many_ways(demo_kb):
+    assert Entry.objects.count() >= 30
+    assert all(4 <= len(questions) <= 8 for questions in Entry.objects.values_list("questions", flat=True))

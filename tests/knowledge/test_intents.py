@@ -44,6 +44,9 @@ REQUESTS = [
     "Vorrei parlare con un operatore",
     "Quero falar com um atendente",
     "Ik wil met een medewerker spreken",
+    "can a human help me",
+    "Could an agent call me back?",
+    "I'd like a real person",
 ]
 NOT_REQUESTS = [
     "who is your CEO",
@@ -74,6 +77,14 @@ NOT_REQUESTS = [
     "What's your support email address?",
     "is the sync agent running",
     "how do I pass a file to a friend",
+    # Asking what the bot is: answered from the knowledge base (see knowledge/intents.py).
+    "is this a human?",
+    "are you a bot?",
+    # Someone else, or help in general, is not a request for a person.
+    "It looks like someone else used my card",
+    "Can someone please assist me with activating my card?",
+    "Do I need to talk to someone to cancel my plan?",
+    "Can a person have two accounts?",
     "",
     "   ",
 ]

@@ -1,9 +1,10 @@
 import json
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from knowledge.models import Chunk, Entry
-from knowledge.services import EntryData, KbFormatError, entries_upsert, entry_save, kb_import_jsonl
+from knowledge.services import EntryData, KbFormatError, entries_upsert, entry_save, entry_upsert, kb_import_jsonl
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +74,31 @@ def test_long_articles_are_split_into_passages_that_keep_the_title_as_context():
     passages = Chunk.objects.filter(kind="passage")
     assert passages.count() > 1
     assert all(len(p.text) <= 700 for p in passages)
+
+
+def test_entry_upsert_creates_then_re_embeds_only_what_changed():
+    entry = entry_upsert(
+        external_id="refunds", title="Refunds", body="Within 14 days.", questions=["Can I get a refund?"]
+    )
+    assert isinstance(entry, Entry) and entry.pk
+    title_chunk = Chunk.objects.get(kind="title")
+
+    same = entry_upsert(
+        external_id="refunds", title="Refunds", body="Within 14 days.", questions=["Can I get a refund?"]
+    )
+    assert same.pk == entry.pk
+    assert Chunk.objects.get(kind="title").pk == title_chunk.pk  # nothing re-embedded
+
+    entry_upsert(external_id="refunds", title="Refunds", body="Within 30 days.", questions=["Money back?"])
+    assert list(Chunk.objects.filter(kind="question").values_list("text", flat=True)) == ["Money back?"]
+    assert Chunk.objects.filter(kind="passage").get().text == "Within 30 days."
+    assert Entry.objects.count() == 1
+
+
+def test_phrasings_must_be_a_list_of_strings():
+    with pytest.raises(ValidationError):
+        entry_upsert(external_id="refunds", title="Refunds", body="Within 14 days.", questions="Can I get a refund?")
+    entry = Entry(external_id="refunds", title="Refunds", body="Within 14 days.", questions="Can I get a refund?")
+    with pytest.raises(ValidationError, match="list of strings"):
+        entry_save(entry=entry)
+    assert not Chunk.objects.exists()
