@@ -1,11 +1,12 @@
 from django.contrib import admin
 
-from conversations.models import Conversation, Customer, Message
+from conversations.models import Conversation, ConversationEvent, Customer, Message
 
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "external_id", "created_at"]
+    list_display = ["__str__", "external_id", "segment", "language", "created_at"]
+    list_filter = ["segment", "language"]
     search_fields = ["name", "external_id"]
     date_hierarchy = "created_at"
 
@@ -20,6 +21,18 @@ class MessageInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False  # messages are written through the chat, where they are broadcast
+
+
+class EventInline(admin.TabularInline):
+    model = ConversationEvent
+    fields = ["created_at", "kind", "actor", "text"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["created_at", "pk"]
+
+    def has_add_permission(self, request, obj=None):
+        return False  # recorded by the services that act on the conversation
 
 
 @admin.register(Conversation)
@@ -46,6 +59,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "assigned_agent",
         "handoff_reason",
         "handoff_confidence",
+        "handoff_sources",
         "last_seq",
         "created_at",
         "handed_off_at",
@@ -54,7 +68,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "resolved_at",
         "updated_at",
     ]
-    inlines = [MessageInline]
+    inlines = [MessageInline, EventInline]
 
 
 @admin.register(Message)
@@ -68,6 +82,18 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="Body")
     def short_body(self, obj):
         return obj.body[:80]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ConversationEvent)
+class ConversationEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "conversation", "kind", "actor", "text"]
+    list_filter = ["kind"]
+    search_fields = ["text", "conversation__pk"]
+    list_select_related = ["conversation", "actor"]
+    readonly_fields = ["conversation", "kind", "actor", "text", "data", "created_at"]
 
     def has_add_permission(self, request):
         return False

@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from conversations.models import Conversation, Message, display_name
+from conversations.models import Conversation, ConversationEvent, Message, display_name
 
 INBOX_GROUP = "inbox"
 # Waiting customers whose place in the queue is pushed live when the queue moves.
@@ -44,6 +44,19 @@ def message_payload(message: Message) -> dict:
     }
 
 
+def timeline_payload(event: ConversationEvent) -> dict:
+    actor = event.actor
+    return {
+        "id": event.pk,
+        "conversation": event.conversation_id,
+        "kind": event.kind,
+        "text": event.text,
+        "actor": display_name(actor) if actor else "",
+        "data": event.data,
+        "created_at": event.created_at.isoformat(),
+    }
+
+
 def conversation_payload(conversation: Conversation, *, queue_position: int | None = None) -> dict:
     agent = conversation.assigned_agent
     return {
@@ -75,6 +88,13 @@ def notify_message(message: Message, *, conversation: Conversation) -> None:
         # is handling are none of the inbox's business.
         groups.append(INBOX_GROUP)
     send_on_commit(groups, event)
+
+
+def notify_timeline(event: ConversationEvent) -> None:
+    send_on_commit(
+        [conversation_group(event.conversation_id)],
+        {"type": "conversation.timeline", "event": timeline_payload(event)},
+    )
 
 
 def notify_conversation(conversation: Conversation, *, queue_position: int | None = None, event: str) -> None:

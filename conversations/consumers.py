@@ -2,22 +2,53 @@
 
 Every frame a client sends is untrusted: unknown types, wrong field types and
 other customers' ids get an ``error`` frame and change nothing.
+
+The apps above this one (routing, sla) reach agents' browsers through the inbox
+socket without this app importing them: their channel-layer events (types in
+``FORWARDED_NAMESPACES``) are forwarded as they are, and their client frames are
+handled by functions they register with ``inbox_frame_handler``.
 """
 
 import json
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from asgiref.sync import async_to_sync
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
 from channels.generic.websocket import JsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from conversations import broadcast, selectors, services
+from conversations import broadcast, selectors, services, signals
 from conversations.identity import customer_token_read
 from conversations.models import Conversation, Customer
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+
+
+# Event types the inbox socket forwards to the browser as they are.
+FORWARDED_NAMESPACES = ("conversation.", "routing.", "sla.", "notification.")
+
+# Frame type → handler(user, content) returning a frame to send back, or None.
+# Filled by the apps above this one at start-up (their AppConfig.ready()).
+_inbox_frame_handlers: dict[str, Callable[..., dict | None]] = {}
+
+
+def inbox_frame_handler(frame_type: str):
+    """Register a handler for a frame agents' inbox pages send (``presence.heartbeat``, ...).
+
+    The handler is called as ``handler(user=..., content=...)`` and must treat the
+    content as untrusted; a ValidationError or PermissionDenied it raises becomes an
+    error frame.
+    """
+
+    def register(func):
+        _inbox_frame_handlers[frame_type] = func
+        return func
+
+    return register
 
 
 def _int_field(content: dict, name: str) -> int | None:
@@ -40,14 +71,16 @@ class _EventsConsumer(JsonWebsocketConsumer):
         for group in self.joined:
             async_to_sync(self.channel_layer.group_discard)(group, self.channel_name)
 
-    def conversation_message(self, event):
-        self.send_json(event)
-
-    def conversation_changed(self, event):
-        self.send_json(event)
-
-    def conversation_queue(self, event):
-        self.send_json(event)
+    @database_sync_to_async
+    def dispatch(self, message):
+        """As Channels' own, but this project's live events without a handler of
+        their own are forwarded to the client as they are."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None and message["type"].startswith(FORWARDED_NAMESPACES):
+            handler = self.send_json
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        handler(message)
 
     def send_error(self, *, code: str, message: str, client_id: object = None) -> None:
         self.send_json({"type": "error", "code": code, "message": message, "client_id": client_id})
@@ -68,11 +101,16 @@ class _EventsConsumer(JsonWebsocketConsumer):
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             self.send_error(code="bad_request", message="Frames must be JSON objects with a type.")
             return
-        handler = getattr(self, "on_" + content["type"].replace(".", "_"), None)
+        handler = getattr(self, "on_" + content["type"].replace(".", "_"), None) or self.registered_handler(
+            content["type"]
+        )
         if handler is None:
             self.send_error(code="bad_request", message=f"Unknown frame type {content['type'][:40]!r}.")
             return
         handler(content)
+
+    def registered_handler(self, frame_type: str) -> Callable[[dict], None] | None:
+        return None
 
     @classmethod
     def decode_json(cls, text_data):
@@ -134,14 +172,40 @@ def _agent(scope):
 
 
 class InboxConsumer(_EventsConsumer):
-    """An agent's inbox: every conversation state change, for live lists and toasts."""
+    """An agent's inbox: every conversation state change, for live lists and toasts,
+    plus the events and frames of the apps above (presence, offers, notifications)."""
 
     def connect(self):
         user = _agent(self.scope)
         if user is None:
             self.close(code=CLOSE_FORBIDDEN)
             return
+        self.user = user
         self.join_and_accept([broadcast.INBOX_GROUP, broadcast.agent_group(user.pk)])
+        signals.inbox_connected.send(sender=type(self), user=user, channel_name=self.channel_name)
+
+    def disconnect(self, code):
+        super().disconnect(code)
+        if getattr(self, "user", None) is not None:
+            signals.inbox_disconnected.send(sender=type(self), user=self.user, channel_name=self.channel_name)
+
+    def registered_handler(self, frame_type):
+        handler = _inbox_frame_handlers.get(frame_type)
+        if handler is None:
+            return None
+
+        def handle(content):
+            try:
+                reply = handler(user=self.user, content=content)
+            except ValidationError as e:
+                self.send_error(code=e.code or "invalid", message=e.messages[0], client_id=content.get("client_id"))
+            except PermissionDenied as e:
+                self.send_error(code="forbidden", message=str(e), client_id=content.get("client_id"))
+            else:
+                if reply is not None:
+                    self.send_json(reply)
+
+        return handle
 
 
 class AgentConversationConsumer(_EventsConsumer):
@@ -163,6 +227,9 @@ class AgentConversationConsumer(_EventsConsumer):
         after_seq = _int_field(content, "after_seq") or 0
         for message in selectors.conversation_messages_after(conversation=self.conversation, after_seq=after_seq):
             self.send_json({"type": "conversation.message", "message": broadcast.message_payload(message)})
+        after_event = _int_field(content, "after_event") or 0
+        for event in selectors.conversation_timeline(conversation=self.conversation, after_id=after_event):
+            self.send_json({"type": "conversation.timeline", "event": broadcast.timeline_payload(event)})
 
     def on_message(self, content):
         self.post_message(

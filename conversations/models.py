@@ -14,6 +14,11 @@ class Customer(models.Model):
     # The embedding site's own user id, when it passed a verified one.
     external_id = models.CharField(max_length=200, blank=True, default="")
     name = models.CharField(max_length=200, blank=True, default="")
+    # Set by the embedding site (verified like the user id) or by an admin; routing
+    # and priority rules match on them.
+    segment = models.CharField(max_length=50, blank=True, default="", help_text='E.g. "vip", "enterprise".')
+    language = models.CharField(max_length=10, blank=True, default="", help_text='An ISO code, e.g. "en", "de".')
+    attributes = models.JSONField(default=dict, blank=True, help_text="Other facts the embedding site passed.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -54,6 +59,9 @@ class Conversation(models.Model):
     handoff_reason = models.CharField(max_length=30, choices=HandoffReason.choices, blank=True, default="")
     # The bot confidence that triggered a low-confidence handoff, for the agent to see.
     handoff_confidence = models.FloatField(null=True, blank=True)
+    # The bot's best guesses when it handed off (entry id, title, score): what the
+    # customer was asking about, for the agent and for routing by category.
+    handoff_sources = models.JSONField(default=list, blank=True)
     # Highest Message.seq so far; bumped with a conditional UPDATE so concurrent
     # writers serialise on this row and sequence numbers never collide.
     last_seq = models.PositiveIntegerField(default=0)
@@ -133,3 +141,29 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.get_sender_display()} #{self.seq} in conversation {self.conversation_id}"
+
+
+class ConversationEvent(models.Model):
+    """One entry of a conversation's internal timeline: what happened to it, not
+    what was said (routing decisions, priority changes, SLA warnings, transfers).
+
+    Agents see it beside the messages; customers never do. ``kind`` is namespaced
+    by the app that records it (``routing.offered``, ``priority.changed``, ...).
+    """
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=50)
+    # The person who did it; None for the bot, a rule or the system.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    text = models.CharField(max_length=500)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["conversation", "created_at", "pk"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="event_conversation_time_idx")]
+
+    def __str__(self):
+        return f"{self.kind} on conversation {self.conversation_id}"

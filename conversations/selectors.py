@@ -2,7 +2,7 @@
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
-from conversations.models import Conversation, Customer, Message
+from conversations.models import Conversation, ConversationEvent, Customer, Message
 
 INBOX_VIEWS = {
     "pending": "Pending handoff",
@@ -80,3 +80,7 @@ def inbox_conversations(*, view: str, user, limit: int = 200) -> QuerySet[Conver
     if view == "resolved":
         return qs.order_by("-resolved_at", "-pk")[:limit]
     return qs.order_by("priority", "handed_off_at", "pk")[:limit]
+
+
+def conversation_timeline(*, conversation: Conversation, after_id: int = 0) -> list[ConversationEvent]:
+    return list(conversation.events.filter(pk__gt=after_id).select_related("actor").order_by("created_at", "pk"))

@@ -6,6 +6,7 @@ then conversation row (see docs/concurrency.md).
 """
 
 import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from conversations import broadcast, signals
-from conversations.models import Conversation, Customer, Message, display_name
+from conversations.models import Conversation, ConversationEvent, Customer, Message, display_name
 from conversations.selectors import conversation_open_for, queue_position
 from helpdesk.tasks import task_enqueue
 from knowledge import bot
@@ -151,7 +152,12 @@ def bot_turn(*, message_id: int) -> Message | None:
         if conversation.status != Status.BOT:
             return None
         if reply.handoff_reason:
-            conversation_handoff(conversation=conversation, reason=reply.handoff_reason, confidence=reply.confidence)
+            conversation_handoff(
+                conversation=conversation,
+                reason=reply.handoff_reason,
+                confidence=reply.confidence,
+                sources=reply.sources,
+            )
             return None
         return _message_create(
             conversation=conversation,
@@ -174,13 +180,16 @@ _HANDOFF_TEXT = {
 
 
 @transaction.atomic
-def conversation_handoff(*, conversation: Conversation, reason: str, confidence: float | None = None) -> bool:
+def conversation_handoff(
+    *, conversation: Conversation, reason: str, confidence: float | None = None, sources: list | None = None
+) -> bool:
     """Move a bot conversation to Pending Handoff. False if it was not with the bot."""
     now = timezone.now()
     updated = Conversation.objects.filter(pk=conversation.pk, status=Status.BOT).update(
         status=Status.PENDING_HANDOFF,
         handoff_reason=reason,
         handoff_confidence=confidence,
+        handoff_sources=sources or [],
         handed_off_at=now,
         updated_at=now,
     )
@@ -228,6 +237,35 @@ def conversation_accept(*, conversation_id: int, agent: AbstractBaseUser) -> Con
     broadcast.notify_conversation(conversation, event="assigned")
     broadcast.notify_queue_positions()
     return conversation
+
+
+def timeline_record(
+    *,
+    conversation: Conversation,
+    kind: str,
+    text: str,
+    actor: AbstractBaseUser | None = None,
+    data: dict | None = None,
+    at: datetime | None = None,
+) -> ConversationEvent:
+    """Add an entry to the conversation's internal timeline (agents only) and push it
+    to the agents who have the conversation open, on commit.
+
+    The one write path for routing decisions, priority changes, SLA events and
+    transfers; ``at`` is when it happened, if not now (a breach found late).
+    """
+    event = ConversationEvent(
+        conversation=conversation,
+        kind=kind,
+        text=text[:500],
+        actor=actor,
+        data=data or {},
+        created_at=at or timezone.now(),
+    )
+    event.full_clean(exclude=["conversation", "actor"])
+    event.save()
+    broadcast.notify_timeline(event)
+    return event
 
 
 def _check_assigned_to(conversation: Conversation, agent: AbstractBaseUser) -> None:

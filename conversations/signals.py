@@ -15,3 +15,6 @@ conversation_assigned = Signal()
 agent_replied = Signal()
 # conversation: now resolved; agent: who resolved it.
 conversation_resolved = Signal()
+# user, channel_name: an agent's inbox page connected or disconnected (presence).
+inbox_connected = Signal()
+inbox_disconnected = Signal()

@@ -67,6 +67,9 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "conversation": conversation,
             "history": history,
+            "timeline": [
+                broadcast.timeline_payload(e) for e in selectors.conversation_timeline(conversation=conversation)
+            ],
             "tabs": selectors.inbox_tabs(user=request.user),
             "is_mine": conversation.status == Conversation.Status.ASSIGNED
             and conversation.assigned_agent_id == request.user.pk,

@@ -8,12 +8,34 @@ const errorEl = document.getElementById("chat-error");
 
 for (const m of JSON.parse(document.getElementById("history").textContent)) list.add(m);
 
+// The internal timeline: routing decisions, priority changes, SLA events.
+const timelineEl = document.getElementById("timeline");
+const timelineSeen = new Set();
+let lastEvent = 0;
+function addTimeline(e) {
+  if (timelineSeen.has(e.id)) return;
+  timelineSeen.add(e.id);
+  lastEvent = Math.max(lastEvent, e.id);
+  const li = document.createElement("li");
+  li.className = `timeline-item timeline-${e.kind.replace(/[^a-z0-9]+/gi, "-")}`;
+  li.dataset.kind = e.kind;
+  const time = document.createElement("time");
+  time.dateTime = e.created_at;
+  time.textContent = new Date(e.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const text = document.createElement("span");
+  text.textContent = e.actor ? `${e.text} (${e.actor})` : e.text;
+  li.append(time, " ", text);
+  timelineEl.append(li);
+}
+for (const e of JSON.parse(document.getElementById("timeline-data").textContent)) addTimeline(e);
+
 liveSocket(root.dataset.ws, {
   onOpen(ws) {
-    ws.send(JSON.stringify({ type: "sync", after_seq: list.cursor.seq }));
+    ws.send(JSON.stringify({ type: "sync", after_seq: list.cursor.seq, after_event: lastEvent }));
   },
   onEvent(event) {
     if (event.type === "conversation.message") list.add(event.message);
+    else if (event.type === "conversation.timeline") addTimeline(event.event);
     else if (event.type === "conversation.changed" && event.conversation.status !== root.dataset.status) {
       // Who may act (accept, reply, resolve) changed: show the page as it now is.
       location.reload();

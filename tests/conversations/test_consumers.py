@@ -5,10 +5,12 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.core.exceptions import ValidationError
 from django.test import Client
 
-from conversations import services
+from conversations import consumers, services, signals
 from conversations.identity import customer_token_make
 from conversations.models import Conversation, Message
 from helpdesk.asgi import application
@@ -242,3 +244,77 @@ async def test_the_inbox_hears_handed_off_customers_but_not_bot_chats():
     assert event["message"]["body"] == "still there?"
     assert await inbox.receive_nothing(timeout=0.2)
     await inbox.disconnect()
+
+
+@pytest.mark.parametrize("kind", ["routing.offer", "sla.breached", "notification.new"])
+async def test_the_inbox_forwards_events_of_the_apps_above(kind):
+    agent = await sync_to_async(UserFactory)(username="alice")
+    communicator, connected, _ = await _agent_socket(agent, "/ws/inbox/")
+    assert connected
+    await get_channel_layer().group_send(f"agent.{agent.pk}", {"type": kind, "conversation": 7})
+    assert _roundtrip(await communicator.receive_json_from(timeout=5)) == {"type": kind, "conversation": 7}
+    await communicator.disconnect()
+
+
+async def test_inbox_frames_go_to_the_handler_an_app_registered(monkeypatch):
+    seen = []
+
+    def heartbeat(*, user, content):
+        seen.append((user.username, content["tab"]))
+        if content["tab"] == "bad":
+            raise ValidationError("Bad tab.", code="bad_tab")
+        return {"type": "test.pong"}
+
+    monkeypatch.setitem(consumers._inbox_frame_handlers, "test.ping", heartbeat)
+    agent = await sync_to_async(UserFactory)(username="alice")
+    communicator, connected, _ = await _agent_socket(agent, "/ws/inbox/")
+    assert connected
+    await communicator.send_json_to({"type": "test.ping", "tab": "a"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "test.pong"}
+    await communicator.send_json_to({"type": "test.ping", "tab": "bad"})
+    error = await communicator.receive_json_from(timeout=5)
+    assert error["type"] == "error" and error["code"] == "bad_tab"
+    await communicator.send_json_to({"type": "test.unknown"})
+    assert (await communicator.receive_json_from(timeout=5))["code"] == "bad_request"
+    assert seen == [("alice", "a"), ("alice", "bad")]
+    await communicator.disconnect()
+
+
+async def test_inbox_connect_and_disconnect_are_announced_for_presence():
+    calls = []
+
+    def on_connect(sender, user, channel_name, **kwargs):
+        calls.append(("connected", user.username, channel_name))
+
+    def on_disconnect(sender, user, channel_name, **kwargs):
+        calls.append(("disconnected", user.username, channel_name))
+
+    signals.inbox_connected.connect(on_connect, weak=False)
+    signals.inbox_disconnected.connect(on_disconnect, weak=False)
+    try:
+        agent = await sync_to_async(UserFactory)(username="alice")
+        communicator, connected, _ = await _agent_socket(agent, "/ws/inbox/")
+        assert connected
+        await communicator.disconnect()
+    finally:
+        signals.inbox_connected.disconnect(on_connect)
+        signals.inbox_disconnected.disconnect(on_disconnect)
+    assert [c[:2] for c in calls] == [("connected", "alice"), ("disconnected", "alice")]
+    assert calls[0][2] == calls[1][2]
+
+
+async def test_an_agent_hears_timeline_events_live_and_replays_them_on_sync():
+    agent = await sync_to_async(UserFactory)(username="alice")
+    conversation = await sync_to_async(ConversationFactory)(pending=True)
+    first = await sync_to_async(services.timeline_record)(
+        conversation=conversation, kind="routing.offered", text="Offered to Alice", data={"agent": agent.pk}
+    )
+    communicator, connected, _ = await _agent_socket(agent, f"/ws/inbox/conversations/{conversation.pk}/")
+    assert connected
+    await communicator.send_json_to({"type": "sync", "after_seq": 0, "after_event": 0})
+    replayed = await _receive_until(communicator, lambda e: e["type"] == "conversation.timeline")
+    assert replayed["event"]["id"] == first.pk and replayed["event"]["data"] == {"agent": agent.pk}
+    await sync_to_async(services.timeline_record)(conversation=conversation, kind="priority.changed", text="P3 → P1")
+    live = await _receive_until(communicator, lambda e: e["type"] == "conversation.timeline")
+    assert live["event"]["kind"] == "priority.changed" and live["event"]["text"] == "P3 → P1"
+    await communicator.disconnect()

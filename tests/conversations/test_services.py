@@ -1,6 +1,9 @@
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from conversations import services
 from conversations.models import Conversation, Message
@@ -73,11 +76,15 @@ def test_database_refuses_a_second_open_conversation(customer):
 
 def test_handoff_moves_bot_conversation_to_pending(customer):
     conversation = ConversationFactory(customer=customer)
-    assert services.conversation_handoff(conversation=conversation, reason="low_confidence", confidence=0.21)
+    guesses = [{"id": "refunds", "title": "Refunds", "score": 0.41}]
+    assert services.conversation_handoff(
+        conversation=conversation, reason="low_confidence", confidence=0.21, sources=guesses
+    )
     conversation.refresh_from_db()
     assert conversation.status == Status.PENDING_HANDOFF
     assert conversation.handoff_reason == "low_confidence"
     assert conversation.handoff_confidence == pytest.approx(0.21)
+    assert conversation.handoff_sources == guesses
     assert conversation.handed_off_at is not None
     assert conversation.messages.get().sender == Message.Sender.SYSTEM
 
@@ -213,3 +220,22 @@ def test_a_new_question_after_a_good_answer_is_answered(demo_kb, customer):
     second = services.message_post_from_customer(customer=customer, body="How do I cancel my subscription?")
     reply = services.bot_turn(message_id=second.pk)
     assert reply is not None and reply.sources[0]["id"] == "cancel-subscription"
+
+
+def test_timeline_records_who_did_what_and_when(customer, agent):
+    conversation = ConversationFactory(customer=customer, pending=True)
+    earlier = timezone.now() - timedelta(minutes=3)
+    services.timeline_record(conversation=conversation, kind="sla.breached", text="First response breached", at=earlier)
+    services.timeline_record(
+        conversation=conversation, kind="priority.changed", text="P3 → P1", actor=agent, data={"from": 3, "to": 1}
+    )
+    events = list(conversation.events.values_list("kind", "actor__username", "data", "created_at"))
+    assert [e[:3] for e in events] == [("sla.breached", None, {}), ("priority.changed", "alice", {"from": 3, "to": 1})]
+    assert events[0][3] == earlier
+    assert not conversation.messages.exists()  # the customer never sees the timeline
+
+
+def test_timeline_text_is_required(customer):
+    conversation = ConversationFactory(customer=customer)
+    with pytest.raises(ValidationError):
+        services.timeline_record(conversation=conversation, kind="routing.offered", text="")
