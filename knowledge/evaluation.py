@@ -1,9 +1,11 @@
 """Scoring the bot on labelled questions (format and metrics: docs/bot.md).
 
-The knowledge base is loaded into an in-memory index that never touches the
-database. Calibration fits the confidence model and the threshold on validation
-cases; scoring runs every question through ``bot.answer_with`` — the live bot's
-own code — and the metrics at any threshold follow from the recorded outcomes.
+The knowledge base is loaded into an index that never touches the live knowledge
+base: in memory, and on PostgreSQL also into a temporary table with the same HNSW
+index as the live one, so retrieval is pgvector's there, as in production.
+Calibration fits the confidence model and the threshold on validation cases;
+scoring runs every question through ``bot.answer_with`` — the live bot's own
+code — and the metrics at any threshold follow from the recorded outcomes.
 """
 
 import json
@@ -13,11 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from django.db import connection
 
 from knowledge import bot
 from knowledge.embeddings import DIMENSIONS, embed_array
 from knowledge.intents import wants_human
-from knowledge.retrieval import EntryInfo, MatrixIndex
+from knowledge.retrieval import EntryInfo, Hit, MatrixIndex
 from knowledge.scoring import ConfidenceModel
 from knowledge.services import EntryData, KbFormatError, entry_chunks
 
@@ -66,6 +69,47 @@ def index_from_entries(entries: list[EntryData], *, progress: Callable[[int], No
         texts=shown,
         matrix=np.concatenate(vectors) if vectors else np.zeros((0, DIMENSIONS), dtype=np.float32),
         entries={d.external_id: EntryInfo(d.external_id, d.title, d.body, d.url) for d in entries},
+    )
+
+
+EVAL_TABLE = "baton_eval_chunk"
+
+
+class PgVectorEvalIndex(MatrixIndex):
+    """An evaluated knowledge base searched by pgvector's HNSW index, like the live
+    bot on PostgreSQL. Its chunks are in a temporary table, which only this
+    connection sees and which disappears with it."""
+
+    def search(self, vector: np.ndarray, k: int) -> list[Hit]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT pos, embedding <=> %s::vector AS distance FROM {EVAL_TABLE} ORDER BY distance LIMIT %s",
+                [_vector_literal(vector), k],
+            )
+            rows = cursor.fetchall()
+        return [Hit(self.keys[i], self.kinds[i], self.texts[i], 1.0 - float(distance)) for i, distance in rows]
+
+
+def _vector_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.8g}" for x in vector.tolist()) + "]"
+
+
+def database_index(index: MatrixIndex) -> MatrixIndex:
+    """On PostgreSQL, the same knowledge base behind pgvector's HNSW index; elsewhere
+    the exact in-memory index, which is what the live bot uses on SQLite."""
+    if connection.vendor != "postgresql":
+        return index
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{EVAL_TABLE}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {EVAL_TABLE} (pos integer PRIMARY KEY, embedding vector({DIMENSIONS}))")
+        cursor.executemany(
+            f"INSERT INTO {EVAL_TABLE} (pos, embedding) VALUES (%s, %s::vector)",
+            [(i, _vector_literal(v)) for i, v in enumerate(index.matrix)],
+        )
+        cursor.execute(f"CREATE INDEX ON {EVAL_TABLE} USING hnsw (embedding vector_cosine_ops)")
+        cursor.execute(f"ANALYZE {EVAL_TABLE}")
+    return PgVectorEvalIndex(
+        keys=list(index.keys), kinds=index.kinds, texts=index.texts, matrix=index.matrix, entries=index._entries
     )
 
 

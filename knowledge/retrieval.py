@@ -5,6 +5,7 @@ numpy search over an in-memory matrix on SQLite (and for evaluation runs, which
 load a knowledge base that never touches the database).
 """
 
+import copy
 import threading
 from dataclasses import dataclass
 
@@ -59,10 +60,9 @@ class MatrixIndex:
         return len(self.keys)
 
     def with_labelled_questions(self, keys: list[str], vectors: np.ndarray) -> "MatrixIndex":
-        """The same knowledge base, its classifier also trained on these questions."""
-        index = MatrixIndex(
-            keys=list(self.keys), kinds=self.kinds, texts=self.texts, matrix=self.matrix, entries=self._entries
-        )
+        """The same knowledge base (and the same kind of index), its classifier also
+        trained on these questions."""
+        index = copy.copy(self)
         index._scorer = Scorer(
             keys=list(self.keys), kinds=self.kinds, texts=self.texts, matrix=self.matrix, labelled=(keys, vectors)
         )

@@ -122,3 +122,25 @@ def test_bad_files_get_a_clear_error(tmp_path, kb_rows, case_rows, message):
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(CommandError, match=r"nope\.jsonl: no such file"):
         _run("--kb", str(tmp_path / "nope.jsonl"), "--cases", str(tmp_path / "c.jsonl"))
+
+
+def test_the_evaluated_store_searches_like_the_live_bot_on_this_database(db):
+    from django.db import connection
+
+    from knowledge import evaluation
+    from knowledge.embeddings import embed_array
+    from knowledge.services import EntryData
+
+    entries = [
+        EntryData(external_id=e["id"], title=e["title"], body=e["body"], questions=tuple(e["questions"])) for e in KB
+    ]
+    exact = evaluation.index_from_entries(entries)
+    store = evaluation.database_index(exact)
+    if connection.vendor == "postgresql":
+        assert isinstance(store, evaluation.PgVectorEvalIndex)  # pgvector's HNSW, as the live bot
+    else:
+        assert store is exact  # the exact numpy search, as the live bot
+    for case in CASES:
+        vector = embed_array([case["question"]])[0]
+        assert [h.entry_key for h in store.search(vector, 3)] == [h.entry_key for h in exact.search(vector, 3)]
+    assert not Entry.objects.exists()  # the live knowledge base was never touched

@@ -12,8 +12,9 @@ SWEEP = [round(0.05 * i, 2) for i in range(21)]
 
 class Command(BaseCommand):
     help = (
-        "Score the bot on labelled questions, with a knowledge base loaded into an isolated in-memory "
-        "index (the live knowledge base is never touched), through the live bot's own code."
+        "Score the bot on labelled questions, through the live bot's own code, with a knowledge base loaded "
+        "into an isolated index (in memory; on PostgreSQL also a temporary table behind an HNSW index): "
+        "the live knowledge base is never touched."
     )
 
     def add_arguments(self, parser):
@@ -50,7 +51,7 @@ class Command(BaseCommand):
 
         total = sum(len(entry_chunks(e)) for e in entries)
         with tqdm(total=total, unit="chunk", desc="Embedding the knowledge base", disable=quiet) as bar:
-            index = evaluation.index_from_entries(entries, progress=bar.update)
+            index = evaluation.database_index(evaluation.index_from_entries(entries, progress=bar.update))
 
         model = DEFAULT_MODEL
         if calibrate:
