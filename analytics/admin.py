@@ -1,0 +1,44 @@
+from django.contrib import admin
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from analytics.models import BreachReport, Dashboard, Preference
+
+
+@admin.register(Preference)
+class PreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "time_zone", "updated_at"]
+    list_filter = ["time_zone"]
+    search_fields = ["user__username", "time_zone"]
+    raw_id_fields = ["user"]
+
+
+class _LinkAdmin(admin.ModelAdmin):
+    """An admin index entry that opens a report page (the model has no table)."""
+
+    url_name = ""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        return redirect(reverse(self.url_name))
+
+
+@admin.register(Dashboard)
+class DashboardAdmin(_LinkAdmin):
+    url_name = "analytics"
+
+
+@admin.register(BreachReport)
+class BreachReportAdmin(_LinkAdmin):
+    url_name = "analytics-breaches"

@@ -1,0 +1,182 @@
+"""A known week for the analytics reports: Monday 2 to Sunday 8 March 2026 in
+Europe/Berlin (UTC+1), with conversations just inside and just outside both ends.
+
+Every timestamp is set with time-machine (auto_now_add fields) or explicitly, so
+every figure the reports show can be worked out by hand (see test_scenario.py).
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import time_machine
+
+from conversations.models import Conversation, Message
+from knowledge.models import Entry
+from tests.factories import ConversationFactory, MessageFactory
+
+TZ = "Europe/Berlin"
+WEEK = {"period": "custom", "start": "2026-03-02", "end": "2026-03-08"}
+Status = Conversation.Status
+Reason = Conversation.HandoffReason
+
+
+def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    """A UTC time in March 2026."""
+    return datetime(2026, 3, day, hour, minute, second, tzinfo=UTC)
+
+
+def _src(entry_id: str) -> list:
+    return [{"id": entry_id, "title": entry_id.replace("-", " ").title(), "score": 0.5}]
+
+
+def _conversation(created: datetime, **fields) -> Conversation:
+    with time_machine.travel(created, tick=False):
+        conversation = ConversationFactory()
+    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+    conversation.refresh_from_db()
+    return conversation
+
+
+def _message(conversation: Conversation, when: datetime, sender: str, body: str = "…", **fields) -> Message:
+    with time_machine.travel(when, tick=False):
+        return MessageFactory(conversation=conversation, sender=sender, body=body, **fields)
+
+
+def _bot(conversation, when, confidence, entry_id):
+    return _message(conversation, when, Message.Sender.BOT, confidence=confidence, sources=_src(entry_id))
+
+
+def _customer(conversation, when, body):
+    return _message(conversation, when, Message.Sender.CUSTOMER, body)
+
+
+def _handed_off(
+    created: datetime,
+    *,
+    priority: int,
+    reason: str,
+    handed_off: datetime,
+    question: str,
+    confidence: float | None = None,
+    entry_id: str | None = None,
+    agent=None,
+    assigned: datetime | None = None,
+    replied: datetime | None = None,
+    resolved: datetime | None = None,
+) -> Conversation:
+    status = Status.RESOLVED if resolved else Status.ASSIGNED if assigned else Status.PENDING_HANDOFF
+    conversation = _conversation(
+        created,
+        status=status,
+        priority=priority,
+        handoff_reason=reason,
+        handoff_confidence=confidence,
+        handoff_sources=_src(entry_id) if entry_id else [],
+        handed_off_at=handed_off,
+        assigned_agent=agent,
+        assigned_at=assigned,
+        first_agent_reply_at=replied,
+        resolved_at=resolved,
+    )
+    _customer(conversation, handed_off - timedelta(seconds=1), question)
+    if replied:
+        _message(conversation, replied, Message.Sender.AGENT, "Here to help", agent=agent)
+    return conversation
+
+
+def build_week(*, alice, bob) -> dict[str, Conversation]:
+    for entry_id in ("reset-password", "export-data", "billing-refund"):
+        Entry.objects.create(external_id=entry_id, title=entry_id.replace("-", " ").title(), body="…")
+    c = {}
+    # Contained by the bot: Monday 00:30 Berlin is still Sunday in UTC.
+    c["C1"] = _conversation(at(1, 23, 30), status=Status.RESOLVED, resolved_at=at(2, 0, 0))
+    _bot(c["C1"], at(1, 23, 31), 0.85, "reset-password")
+    # Sunday 1 March 23:30 Berlin: the day before the week, not counted anywhere.
+    c["C2"] = _conversation(at(1, 22, 30), status=Status.RESOLVED, resolved_at=at(1, 23, 0))
+    _bot(c["C2"], at(1, 22, 31), 0.90, "reset-password")
+    c["B2"] = _conversation(at(4, 12, 0), status=Status.RESOLVED, resolved_at=at(4, 12, 30))
+    _bot(c["B2"], at(4, 12, 1), 0.92, "reset-password")
+    _bot(c["B2"], at(4, 12, 2), 0.75, "export-data")
+    c["B3"] = _conversation(at(5, 9, 0))  # still with the bot
+    c["H1"] = _handed_off(
+        at(3, 9, 0),
+        priority=1,
+        reason=Reason.LOW_CONFIDENCE,
+        confidence=0.30,
+        entry_id="billing-refund",
+        handed_off=at(3, 9, 1),
+        question="How do I get a refund?",
+        agent=alice,
+        assigned=at(3, 9, 3),
+        replied=at(3, 9, 5),
+        resolved=at(3, 9, 31),
+    )
+    _bot(c["H1"], at(3, 9, 0, 30), 0.62, "reset-password")
+    c["H2"] = _handed_off(
+        at(4, 9, 59),
+        priority=1,
+        reason=Reason.LOW_CONFIDENCE,
+        confidence=0.20,
+        entry_id="billing-refund",
+        handed_off=at(4, 10, 0),
+        question="  how do I get a REFUND?",
+        agent=bob,
+        assigned=at(4, 10, 10),
+        replied=at(4, 10, 20),
+        resolved=at(4, 11, 0),
+    )
+    c["H3"] = _handed_off(
+        at(5, 13, 59),
+        priority=1,
+        reason=Reason.CUSTOMER_REQUEST,
+        handed_off=at(5, 14, 0),
+        question="Can I talk to a human",
+        agent=alice,
+        assigned=at(5, 14, 1),
+        replied=at(5, 14, 2),
+        resolved=at(5, 14, 30),
+    )
+    c["H4"] = _handed_off(
+        at(6, 7, 58),
+        priority=3,
+        reason=Reason.REPEATED_FAILURE,
+        confidence=0.45,
+        entry_id="export-data",
+        handed_off=at(6, 8, 0),
+        question="Export fails",
+        agent=alice,
+        assigned=at(6, 8, 30),
+        replied=at(6, 8, 40),
+    )
+    # Handed off at midnight Berlin, Sunday: inside the week; still waiting.
+    c["H5"] = _handed_off(
+        at(7, 22, 59),
+        priority=3,
+        reason=Reason.LOW_CONFIDENCE,
+        confidence=0.55,
+        entry_id="export-data",
+        handed_off=at(7, 23, 0),
+        question="export fails",
+    )
+    # Sunday 23:30 Berlin, resolved from the queue by an admin without a reply.
+    c["H6"] = _handed_off(
+        at(8, 22, 30),
+        priority=2,
+        reason=Reason.CUSTOMER_REQUEST,
+        handed_off=at(8, 22, 45),
+        question="Agent please",
+        resolved=at(8, 23, 15),
+    )
+    # Monday 9 March 00:05 Berlin (Sunday in UTC): after the week.
+    c["H7"] = _handed_off(
+        at(8, 23, 5),
+        priority=1,
+        reason=Reason.LOW_CONFIDENCE,
+        confidence=0.10,
+        entry_id="billing-refund",
+        handed_off=at(8, 23, 10),
+        question="Refund???",
+        agent=bob,
+        assigned=at(8, 23, 20),
+        replied=at(8, 23, 25),
+    )
+    return c

@@ -1,0 +1,216 @@
+"""Every figure of the dashboard and its CSV exports over a week worked out by hand
+(tests/analytics/scenario.py). Runs on SQLite and PostgreSQL alike: the percentile
+code differs per database, the numbers must not."""
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from analytics import services
+from tests.analytics.pages import read_csv, read_page
+from tests.analytics.scenario import TZ, WEEK, at, build_week
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# What each table shows for the week (page text); the CSV has the same rows raw.
+BOT_SUMMARY = [
+    {"metric": "Started", "count": "9", "share": "100.0%"},
+    {"metric": "Contained by the bot", "count": "2", "share": "22.2%"},
+    {"metric": "Handed off", "count": "6", "share": "66.7%"},
+    {"metric": "Still with the bot", "count": "1", "share": "11.1%"},
+]
+REASONS = [
+    {"reason": "Bot not confident", "count": "3", "share": "50.0%"},
+    {"reason": "Customer asked for a person", "count": "2", "share": "33.3%"},
+    {"reason": "Bot answers did not help", "count": "1", "share": "16.7%"},
+]
+# Answered turns: 0.85, 0.92, 0.75, 0.62 (0.90 was the Sunday before). Handed off: 0.30, 0.20, 0.45, 0.55.
+ANSWERED_BINS = {6: "1", 7: "1", 8: "1", 9: "1"}
+HANDOFF_BINS = {2: "1", 3: "1", 4: "1", 5: "1"}
+KB_ENTRIES = [
+    {"entry": "reset-password", "title": "Reset Password", "count": "3"},
+    {"entry": "export-data", "title": "Export Data", "count": "1"},
+]
+TOPICS = [
+    {"entry": "billing-refund", "title": "Billing Refund", "count": "2", "confidence": "0.25"},
+    {"entry": "export-data", "title": "Export Data", "count": "2", "confidence": "0.50"},
+    {"entry": "(no match)", "title": "", "count": "2", "confidence": "—"},
+]
+QUESTIONS = [
+    {"question": "export fails", "count": "2"},
+    {"question": "how do i get a refund?", "count": "2"},
+    {"question": "agent please", "count": "1"},
+    {"question": "can i talk to a human", "count": "1"},
+]
+# Time pending / first response / resolution, from the handoff, in seconds:
+# P1 H1 120/240/1800, H2 600/1200/3600, H3 60/120/1800; P2 H6 1800/-/1800;
+# P3 H4 1800/2400/-, H5 still waiting. p90 of three sorted values v: v1 + 0.8 (v2 - v1).
+RESPONSE = [
+    ["P1 Urgent", "3", "3", "3", "2m 00s", "8m 24s", "4m 00s", "16m 48s", "30m 00s", "54m 00s"],
+    ["P2 High", "1", "0", "1", "30m 00s", "30m 00s", "—", "—", "30m 00s", "30m 00s"],
+    ["P3 Normal", "2", "1", "0", "30m 00s", "30m 00s", "40m 00s", "40m 00s", "—", "—"],
+    ["P4 Low", "0", "0", "0", "—", "—", "—", "—", "—", "—"],
+    # pending 60,120,600,1800,1800; replies 120,240,1200,2400; resolution 1800,1800,1800,3600
+    ["All", "6", "4", "4", "10m 00s", "30m 00s", "12m 00s", "34m 00s", "30m 00s", "51m 00s"],
+]
+RESPONSE_SECONDS = {
+    "P1 Urgent": ["120.0", "504.0", "240.0", "1008.0", "1800.0", "3240.0"],
+    "All": ["600.0", "1800.0", "720.0", "2040.0", "1800.0", "3060.0"],
+    "P4 Low": ["", "", "", "", "", ""],
+}
+RESPONSE_KEYS = ["priority", "handed_off", "answered", "resolved"] + [
+    f"{m}_{p}" for m in ("pending", "first_response", "resolution") for p in (50, 90)
+]
+# Accepted in the week; times from acceptance. Alice: replies 120, 60, 600; resolutions 1680, 1740.
+AGENTS = [
+    {
+        "agent": "Alice",
+        "handled": "3",
+        "resolved": "2",
+        "first_response": "2m 00s",
+        "resolution": "28m 30s",
+        "load": "1",
+    },
+    {
+        "agent": "Bob",
+        "handled": "1",
+        "resolved": "1",
+        "first_response": "10m 00s",
+        "resolution": "50m 00s",
+        "load": "1",
+    },
+    {"agent": "Carol", "handled": "0", "resolved": "0", "first_response": "—", "resolution": "—", "load": "0"},
+]
+
+
+@pytest.fixture
+def week(agent, other_agent, admin_user):
+    UserFactory(username="carol", first_name="Carol")
+    services.preference_set(user=admin_user, time_zone=TZ)
+    conversations = build_week(alice=agent, bob=other_agent)
+    with time_machine.travel(at(10, 12), tick=False):
+        yield conversations
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def _page(client):
+    response = client.get(reverse("analytics"), WEEK)
+    assert response.status_code == 200
+    return read_page(response.content.decode())
+
+
+def _csv(client, key):
+    response = client.get(reverse("analytics-export", args=[key]), WEEK)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert 'filename="baton-' + key + '-2026-03-02-2026-03-08.csv"' in response["Content-Disposition"]
+    return read_csv(response)
+
+
+def test_bot_figures(week, admin_client):
+    page = _page(admin_client)
+    assert page.figures["conversations"] == "9"
+    assert page.figures["contained"] == "22.2%"
+    assert page.figures["handoff_rate"] == "66.7%"
+    assert page.tables["bot_summary"] == BOT_SUMMARY
+    assert page.tables["handoff_reasons"] == REASONS
+    bins = page.tables["confidence"]
+    assert [b["answered"] for b in bins] == [ANSWERED_BINS.get(i, "0") for i in range(10)]
+    assert [b["handed_off"] for b in bins] == [HANDOFF_BINS.get(i, "0") for i in range(10)]
+    assert [b["answered_share"] for b in bins] == ["25.0%" if i in ANSWERED_BINS else "0.0%" for i in range(10)]
+    assert page.tables["kb_entries"] == KB_ENTRIES
+    assert page.tables["handoff_topics"] == TOPICS
+    assert page.tables["handoff_questions"] == QUESTIONS
+
+
+def test_bot_csv(week, admin_client):
+    assert _csv(admin_client, "bot_summary") == [
+        {"": "Started", "Conversations": "9", "Share": "100.0"},
+        {"": "Contained by the bot", "Conversations": "2", "Share": "22.2"},
+        {"": "Handed off", "Conversations": "6", "Share": "66.7"},
+        {"": "Still with the bot", "Conversations": "1", "Share": "11.1"},
+    ]
+    assert [(r["Reason"], r["Handoffs"], r["Share"]) for r in _csv(admin_client, "handoff_reasons")] == [
+        (r["reason"], r["count"], r["share"].rstrip("%")) for r in REASONS
+    ]
+    confidence = _csv(admin_client, "confidence")
+    assert [r["Handed-off turns"] for r in confidence] == [HANDOFF_BINS.get(i, "0") for i in range(10)]
+    assert [r["% of answered"] for r in confidence] == ["25.0" if i in ANSWERED_BINS else "0.0" for i in range(10)]
+    assert [(r["Entry"], r["Answers"]) for r in _csv(admin_client, "kb_entries")] == [
+        (e["entry"], e["count"]) for e in KB_ENTRIES
+    ]
+    assert [
+        (r["Bot's best guess"], r["Handoffs"], r["Mean confidence"]) for r in _csv(admin_client, "handoff_topics")
+    ] == [
+        ("billing-refund", "2", "0.25"),
+        ("export-data", "2", "0.50"),
+        ("(no match)", "2", ""),
+    ]
+    assert [(r["Question"], r["Handoffs"]) for r in _csv(admin_client, "handoff_questions")] == [
+        (q["question"], q["count"]) for q in QUESTIONS
+    ]
+
+
+def test_queue_and_response_figures(week, admin_client):
+    page = _page(admin_client)
+    assert [[row[k] for k in RESPONSE_KEYS] for row in page.tables["response_times"]] == RESPONSE
+    assert page.tables["queue_now"] == [
+        {"priority": "P1 Urgent", "waiting": "0", "oldest": "—"},
+        {"priority": "P2 High", "waiting": "0", "oldest": "—"},
+        # Handed off at 23:00 UTC on 7 March: midnight in Berlin.
+        {"priority": "P3 Normal", "waiting": "1", "oldest": "2026-03-08 00:00"},
+        {"priority": "P4 Low", "waiting": "0", "oldest": "—"},
+    ]
+
+
+def test_queue_and_response_csv(week, admin_client):
+    rows = {r["Priority"]: r for r in _csv(admin_client, "response_times")}
+    assert [[rows[r[0]][h] for h in ("Handed off", "Answered", "Resolved")] for r in RESPONSE] == [
+        r[1:4] for r in RESPONSE
+    ]
+    for priority, seconds in RESPONSE_SECONDS.items():
+        assert list(rows[priority].values())[4:] == seconds
+    assert _csv(admin_client, "queue_now")[2] == {
+        "Priority": "P3 Normal",
+        "Waiting": "1",
+        "Waiting since": "2026-03-08T00:00:00+01:00",
+    }
+
+
+def test_agent_figures_including_an_agent_without_conversations(week, admin_client):
+    page = _page(admin_client)
+    agents = [r for r in page.tables["agents"] if r["agent"] in {"Alice", "Bob", "Carol"}]
+    assert [{k: r[k] for k in AGENTS[0]} for r in agents] == AGENTS
+    csv_rows = {r["Agent"]: r for r in _csv(admin_client, "agents")}
+    assert csv_rows["Alice"]["First response median"] == "120.0"
+    assert csv_rows["Alice"]["Resolution median"] == "1710.0"
+    assert csv_rows["Carol"]["First response median"] == ""
+    assert csv_rows["Carol"]["Accepted"] == "0"
+
+
+def test_every_conversation_csv_holds_the_week_in_local_time(week, admin_client):
+    rows = _csv(admin_client, "conversations")
+    assert [int(r["Conversation"]) for r in rows] == [
+        week[k].pk for k in ("C1", "H1", "H2", "B2", "B3", "H3", "H4", "H5", "H6")
+    ]
+    first = rows[0]
+    assert first["Started"] == "2026-03-02T00:30:00+01:00"
+    h2 = next(r for r in rows if int(r["Conversation"]) == week["H2"].pk)
+    assert (h2["Agent"], h2["Time pending (s)"], h2["First response (s)"], h2["Resolution (s)"]) == (
+        "bob",
+        "600.0",
+        "1200.0",
+        "3600.0",
+    )
+    assert "None" not in "".join(v for r in rows for v in r.values())
+
+
+def test_the_page_never_says_none(week, admin_client):
+    html = admin_client.get(reverse("analytics"), WEEK).content.decode()
+    assert "None" not in html
