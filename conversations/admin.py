@@ -56,6 +56,7 @@ class ConversationAdmin(admin.ModelAdmin):
     readonly_fields = [
         "customer",
         "status",
+        "priority",  # changed through conversation_priority_set, which records who and why
         "assigned_agent",
         "handoff_reason",
         "handoff_confidence",

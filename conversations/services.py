@@ -287,6 +287,68 @@ def message_post_from_agent(*, conversation_id: int, agent: AbstractBaseUser, bo
     signals.agent_replied.send(
         sender=Conversation, conversation=conversation, agent=agent, message=message, first_reply=first_reply
     )
+def timeline_record_many(*, entries: list[dict]) -> list[ConversationEvent]:
+    """``timeline_record`` for many conversations in one INSERT (an SLA sweep that
+    finds a thousand breaches at once); each entry holds its keyword arguments,
+    with ``conversation_id`` instead of ``conversation``."""
+    events = []
+    for entry in entries:
+        event = ConversationEvent(
+            conversation_id=entry["conversation_id"],
+            kind=entry["kind"],
+            text=entry["text"][:500],
+            actor=entry.get("actor"),
+            data=entry.get("data") or {},
+            created_at=entry.get("at") or timezone.now(),
+        )
+        event.full_clean(exclude=["conversation", "actor"])
+        events.append(event)
+    ConversationEvent.objects.bulk_create(events)
+    for event in events:
+        broadcast.notify_timeline(event)
+    return events
+
+
+@transaction.atomic
+def conversation_priority_set(
+    *, conversation: Conversation, priority: int, actor: AbstractBaseUser | None = None, rule: str = ""
+) -> bool:
+    """Change an open conversation's priority, by an agent (``actor``) or a priority
+    rule (its name); recorded on the timeline. False if it already had that priority."""
+    try:
+        priority = Conversation.Priority(priority)
+    except ValueError:
+        raise ValidationError("Priority must be 1, 2, 3 or 4.", code="invalid_priority") from None
+    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if not locked.is_open:
+        raise ValidationError("A resolved conversation's priority cannot change.", code="resolved")
+    old = locked.priority
+    if old == priority:
+        return False
+    updated = Conversation.objects.filter(pk=locked.pk, priority=old).update(
+        priority=priority, updated_at=timezone.now()
+    )
+    if not updated:
+        return False
+    conversation.priority = priority
+    who = display_name(actor) if actor else f"rule “{rule}”" if rule else "the system"
+    timeline_record(
+        conversation=conversation,
+        kind="priority.changed",
+        text=f"Priority P{old} → P{priority.value} by {who}",
+        actor=actor,
+        data={"from": old, "to": priority.value, "rule": rule},
+    )
+    signals.conversation_priority_changed.send(
+        sender=Conversation, conversation=conversation, old=old, new=priority.value, actor=actor, rule=rule
+    )
+    locked.refresh_from_db()
+    broadcast.notify_conversation(locked, event="priority_changed")
+    if locked.status == Status.PENDING_HANDOFF:
+        broadcast.notify_queue_positions()
+    return True
+
+
     return message
 
 

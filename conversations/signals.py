@@ -15,6 +15,8 @@ conversation_assigned = Signal()
 agent_replied = Signal()
 # conversation: now resolved; agent: who resolved it.
 conversation_resolved = Signal()
+# conversation (priority already changed), old, new, actor (a user or None), rule (a rule's name or "").
+conversation_priority_changed = Signal()
 # user, channel_name: an agent's inbox page connected or disconnected (presence).
 inbox_connected = Signal()
 inbox_disconnected = Signal()

@@ -161,6 +161,12 @@ BATON_EMBEDDING_MODEL = envstr("BATON_EMBEDDING_MODEL", "knowledge.embeddings.Mi
 # grounded answers from the retrieved passages, and its keyword arguments as JSON.
 BATON_LLM = envstr("BATON_LLM")
 BATON_LLM_OPTIONS = envstr("BATON_LLM_OPTIONS", "{}")
+# SLA: e-mail admins (staff with an address) on breaches, through EMAIL_BACKEND;
+# the in-process sweep ticker of embedded mode (see docs/sla.md).
+BATON_SLA_BREACH_EMAIL = envbool("BATON_SLA_BREACH_EMAIL", False)
+BATON_SLA_TICKER = envbool("BATON_SLA_TICKER", True)
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "baton@localhost")
 
 # --- Security ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -7,3 +7,5 @@ import os
 os.environ.setdefault("BATON_Q_SYNC", "1")
 # Concurrent test runs sharing one Redis must not hear each other's events.
 os.environ.setdefault("BATON_CHANNELS_PREFIX", f"baton-test-{os.getpid()}")
+# The SLA ticker starts with an agent's inbox socket; tests that want it turn it on.
+os.environ.setdefault("BATON_SLA_TICKER", "0")
