@@ -239,6 +239,25 @@ def conversation_accept(*, conversation_id: int, agent: AbstractBaseUser) -> Con
     return conversation
 
 
+@transaction.atomic
+def conversation_release(*, conversation_id: int, agent: AbstractBaseUser, body: str) -> bool:
+    """Put ``agent``'s assigned conversation back to Pending Handoff (a transfer, or
+    its agent went offline); it keeps its place by handoff time. False if it was
+    no longer assigned to them. ``body`` is what the customer is told."""
+    updated = Conversation.objects.filter(
+        pk=conversation_id, status=Status.ASSIGNED, assigned_agent_id=agent.pk
+    ).update(status=Status.PENDING_HANDOFF, assigned_agent=None, assigned_at=None, updated_at=timezone.now())
+    if not updated:
+        return False
+    conversation = Conversation.objects.get(pk=conversation_id)
+    _message_create(conversation=conversation, sender=Message.Sender.SYSTEM, body=body)
+    broadcast.notify_conversation(
+        conversation, queue_position=queue_position(conversation=conversation), event="released"
+    )
+    broadcast.notify_queue_positions()
+    return True
+
+
 def timeline_record(
     *,
     conversation: Conversation,

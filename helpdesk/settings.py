@@ -161,6 +161,9 @@ BATON_EMBEDDING_MODEL = envstr("BATON_EMBEDDING_MODEL", "knowledge.embeddings.Mi
 # grounded answers from the retrieved passages, and its keyword arguments as JSON.
 BATON_LLM = envstr("BATON_LLM")
 BATON_LLM_OPTIONS = envstr("BATON_LLM_OPTIONS", "{}")
+# How often each ASGI process with agents' inboxes open runs routing's timers
+# (offer expiry, auto-offline); 0 turns the per-process ticker off (the tests do).
+BATON_ROUTING_TICK_MS = envint("BATON_ROUTING_TICK_MS", 1000, minimum=0)
 # SLA: e-mail admins (staff with an address) on breaches, through EMAIL_BACKEND;
 # the in-process sweep ticker of embedded mode (see docs/sla.md).
 BATON_SLA_BREACH_EMAIL = envbool("BATON_SLA_BREACH_EMAIL", False)

@@ -1,0 +1,53 @@
+"""Live events of the routing app, sent after commit to the inbox sockets.
+
+``routing.agent``: an agent's presence or load changed (inbox group; the page
+shows everyone to admins, oneself to others). ``routing.offer`` and
+``routing.offer_closed``: to the offered agent only.
+"""
+
+from datetime import datetime
+
+from conversations.broadcast import INBOX_GROUP, agent_group, send_on_commit
+from conversations.models import display_name
+from routing.models import AgentProfile, Offer
+
+
+def agent_payload(profile: AgentProfile) -> dict:
+    return {
+        "id": profile.user_id,
+        "name": display_name(profile.user),
+        "presence": profile.presence,
+        "capacity": profile.capacity,
+        "active": profile.active_count,
+        "offered": profile.offered_count,
+    }
+
+
+def notify_agent(*, user_id: int) -> None:
+    """Push the agent's row as this transaction leaves it, once it has committed."""
+    profile = AgentProfile.objects.select_related("user").filter(user_id=user_id).first()
+    if profile is not None:
+        send_on_commit([INBOX_GROUP], {"type": "routing.agent", "agent": agent_payload(profile)})
+
+
+def offer_payload(offer: Offer, *, now: datetime) -> dict:
+    conversation = offer.conversation
+    return {
+        "id": offer.pk,
+        "conversation": conversation.pk,
+        "customer": str(conversation.customer),
+        "priority": conversation.priority,
+        "expires_at": offer.expires_at.isoformat(),
+        "expires_in_ms": max(0, int((offer.expires_at - now).total_seconds() * 1000)),
+    }
+
+
+def notify_offer(offer: Offer, *, now: datetime) -> None:
+    send_on_commit([agent_group(offer.agent_id)], {"type": "routing.offer", "offer": offer_payload(offer, now=now)})
+
+
+def notify_offer_closed(*, offer_id: int, agent_id: int, conversation_id: int, state: str) -> None:
+    send_on_commit(
+        [agent_group(agent_id)],
+        {"type": "routing.offer_closed", "offer": {"id": offer_id, "conversation": conversation_id, "state": state}},
+    )

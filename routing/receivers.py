@@ -1,0 +1,53 @@
+"""Routing's answers to conversations' hooks and inbox frames (connected in apps.py).
+
+Each is one call to a service; the services hold the logic.
+"""
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from routing import services, ticker
+
+
+def on_handed_off(sender, *, conversation, **kwargs):
+    services.handoff_received(conversation=conversation, now=timezone.now())
+
+
+def on_assigned(sender, *, conversation, agent, **kwargs):
+    services.assignment_record(conversation=conversation, agent=agent, now=timezone.now())
+
+
+def on_resolved(sender, *, conversation, **kwargs):
+    services.resolution_record(conversation=conversation, now=timezone.now())
+
+
+def on_inbox_connected(sender, *, user, **kwargs):
+    services.presence_connected(user=user, now=timezone.now())
+    ticker.connection_opened()
+
+
+def on_inbox_disconnected(sender, *, user, **kwargs):
+    ticker.connection_closed()
+
+
+def presence_heartbeat_frame(*, user, content) -> dict | None:
+    now = timezone.now()
+    services.presence_heartbeat(user=user, now=now)
+    services.tick_if_due(now=now)
+    return None
+
+
+def presence_set_frame(*, user, content) -> dict | None:
+    status = content.get("status")
+    if not isinstance(status, str):
+        raise ValidationError("Presence must be online, away or offline.", code="invalid")
+    services.presence_set(user=user, status=status, now=timezone.now())
+    return None
+
+
+def offer_decline_frame(*, user, content) -> dict | None:
+    offer_id = content.get("offer")
+    if not isinstance(offer_id, int) or isinstance(offer_id, bool):
+        raise ValidationError("Which offer?", code="invalid")
+    services.offer_decline(offer_id=offer_id, agent=user, now=timezone.now())
+    return None

@@ -1,0 +1,71 @@
+"""A per-process timer for offers and presence, with seconds-level precision.
+
+django-q2's scheduler looks every ~30 s; an offer of 60 s must expire on time,
+and in embedded mode only this process can push to its browsers. So each ASGI
+process that has inbox sockets runs ``services.tick`` every
+``BATON_ROUTING_TICK_MS`` on its own event loop, and keeps going for the
+presence grace period after its last socket closed (to turn that agent offline).
+The tick claims its work with conditional UPDATEs and SKIP LOCKED, so ticks in
+many processes at once do each thing once. The counters below only decide
+whether this process's timer runs; no routing state lives here.
+"""
+
+import asyncio
+import logging
+import threading
+import time
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_state = {"task": None, "connections": 0, "last_closed": 0.0, "linger_s": 65.0}
+
+
+def _interval_s() -> float:
+    return settings.BATON_ROUTING_TICK_MS / 1000
+
+
+def connection_opened() -> None:
+    """Called from an inbox consumer's connect (a thread of the server's loop)."""
+    if _interval_s() <= 0:
+        return
+    with _lock:
+        _state["connections"] += 1
+    async_to_sync(_ensure_running)()
+
+
+def connection_closed() -> None:
+    if _interval_s() <= 0:
+        return
+    with _lock:
+        _state["connections"] = max(0, _state["connections"] - 1)
+        _state["last_closed"] = time.monotonic()
+
+
+async def _ensure_running() -> None:
+    task = _state["task"]
+    if task is None or task.done():
+        _state["task"] = asyncio.get_running_loop().create_task(_run())
+
+
+def _idle() -> bool:
+    with _lock:
+        return _state["connections"] == 0 and time.monotonic() - _state["last_closed"] > _state["linger_s"]
+
+
+async def _run() -> None:
+    from routing import services
+
+    while not _idle():
+        await asyncio.sleep(_interval_s())
+        try:
+            figures = await database_sync_to_async(services.tick)(now=timezone.now())
+        except Exception:
+            logger.exception("routing tick failed")
+            continue
+        _state["linger_s"] = figures["grace_s"] + 2 * _interval_s() + 1
