@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from analytics.periods import MAX_DAYS, PRESETS, Period, period_resolve
 from conversations.models import Conversation
+from routing.models import Skill
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class Filters:
     priority: int | None = None
     agent: object | None = None  # a user
     handoff_reason: str = ""
-    skill: object | None = None  # a routing.Skill
+    skill: Skill | None = None  # conversations that required it
 
     def conversations(self, prefix: str = "") -> Q:
         """The filters (not the period) on Conversation, through ``prefix`` from another model."""
@@ -30,7 +31,7 @@ class Filters:
         if self.handoff_reason:
             q &= Q(**{f"{prefix}handoff_reason": self.handoff_reason})
         if self.skill is not None:
-            q &= Q(**{f"{prefix}assigned_agent__agent_profile__skills": self.skill})
+            q &= Q(**{f"{prefix}routing_state__required_skills": self.skill})
         return q
 
     def within(self, field: str) -> Q:
@@ -54,12 +55,6 @@ class Filters:
         return urlencode(params)
 
 
-def _skill_queryset():
-    from routing.models import Skill
-
-    return Skill.objects.order_by("name")
-
-
 class ReportForm(forms.Form):
     period = forms.ChoiceField(choices=PRESETS.items(), required=False)
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -77,10 +72,7 @@ class ReportForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.tz, self.now = tz, now
         self.fields["agent"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
-        try:
-            self.fields["skill"].queryset = _skill_queryset()
-        except ImportError:  # routing not built yet
-            del self.fields["skill"]
+        self.fields["skill"].queryset = Skill.objects.order_by("name")
 
     def clean(self):
         data = super().clean()

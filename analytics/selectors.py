@@ -9,18 +9,34 @@ Which conversations a figure counts (all in the admin's time zone, see docs/anal
   from handoff to the first agent reply; resolution from handoff to resolution.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Min, OuterRef, Q, Subquery
+from django.db.models import (
+    Avg,
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce, Lower, Substr, Trim, TruncDate
+from django.db.models.functions import Coalesce, Greatest, Least, Lower, Substr, Trim, TruncDate
+from django.urls import reverse
 
 from analytics.filters import Filters
 from analytics.percentiles import PERCENTS, duration_percentiles
 from analytics.tables import Column, Table, pct
 from conversations.models import Conversation, Message, display_name
 from knowledge.models import Entry
+from routing.models import AgentProfile, PresenceLog
+from sla.models import Breach, SLATimer
 
 Status = Conversation.Status
 PRIORITIES = Conversation.Priority
@@ -368,11 +384,23 @@ AGENT_TIMES = {
 }
 
 
-def _agents(filters: Filters):
-    User = get_user_model()
-    if filters.agent is not None:
-        return User.objects.filter(pk=filters.agent.pk)
-    return User.objects.filter(is_active=True, is_staff=False)
+def _time_online(filters: Filters, now: datetime) -> dict[int, timedelta]:
+    """Per agent, the online intervals of the presence log clipped to the period (and to now)."""
+    start, end = filters.period.start, min(filters.period.end, now)
+    if end <= start:
+        return {}
+    clipped = ExpressionWrapper(
+        Least(Coalesce(F("ended_at"), Value(now, DateTimeField())), Value(end, DateTimeField()))
+        - Greatest(F("started_at"), Value(start, DateTimeField())),
+        output_field=DurationField(),
+    )
+    return dict(
+        PresenceLog.objects.filter(status=AgentProfile.Presence.ONLINE, started_at__lt=end)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
+        .values("agent")
+        .annotate(online=Sum(clipped))
+        .values_list("agent", "online")
+    )
 
 
 def agents_report(*, filters: Filters, now: datetime) -> dict:
@@ -393,17 +421,28 @@ def agents_report(*, filters: Filters, now: datetime) -> dict:
         .annotate(n=Count("pk"))
         .values_list("assigned_agent", "n")
     )
+    online = _time_online(filters, now)
+    agents = get_user_model().objects.filter(Q(agent_profile__isnull=False) | Q(pk__in=list(handled)))
+    if filters.agent is not None:
+        agents = agents.filter(pk=filters.agent.pk)
+    if filters.skill is not None:
+        agents = agents.filter(agent_profile__skills=filters.skill)
     rows = []
-    for user in _agents(filters).order_by("username"):
+    for user in agents.select_related("agent_profile").order_by("username"):
+        profile = getattr(user, "agent_profile", None)
         figures = times.get(user.pk, {})
         rows.append(
             {
                 "agent": display_name(user),
+                "presence": profile.get_presence_display() if profile else "No profile",
                 "handled": handled.get(user.pk, {}).get("n", 0),
                 "resolved": handled.get(user.pk, {}).get("resolved", 0),
                 "first_response": figures.get("first_response", {}).get(50),
                 "resolution": figures.get("resolution", {}).get(50),
                 "load": load.get(user.pk, 0),
+                "capacity": profile.capacity if profile else None,
+                "load_share": pct(load.get(user.pk, 0), profile.capacity) if profile else None,
+                "online": online.get(user.pk, timedelta(0)),
             }
         )
     table = Table(
@@ -411,14 +450,19 @@ def agents_report(*, filters: Filters, now: datetime) -> dict:
         "Agents",
         [
             Column("agent", "Agent", "text"),
+            Column("presence", "Now", "text"),
             Column("handled", "Accepted"),
             Column("resolved", "Resolved"),
             Column("first_response", "First response median", "duration"),
             Column("resolution", "Resolution median", "duration"),
             Column("load", "Open now"),
+            Column("capacity", "Capacity"),
+            Column("load_share", "Load", "pct"),
+            Column("online", "Time online", "duration"),
         ],
         rows,
-        note="Conversations accepted in the period; times from acceptance.",
+        note="Conversations accepted in the period, times from acceptance; load and capacity are now; "
+        "time online is within the period.",
     )
     return {"tables": [table], "rows": rows}
 
@@ -426,12 +470,170 @@ def agents_report(*, filters: Filters, now: datetime) -> dict:
 # --- SLA ------------------------------------------------------------------------------------
 
 
+def _timers(filters: Filters):
+    """Timers of conversations handed off in the period (a timer starts at the handoff)."""
+    return SLATimer.objects.filter(
+        filters.within("conversation__handed_off_at"), filters.conversations("conversation__")
+    )
+
+
+def _breaches(filters: Filters):
+    return Breach.objects.filter(filters.within("deadline"), filters.conversations("conversation__"))
+
+
 def sla_report(*, filters: Filters, now: datetime) -> dict:
-    return {"available": False, "tables": [], "days": [{"day": d, "breaches": 0} for d in filters.period.days]}
+    State, Kind = SLATimer.State, SLATimer.Kind
+    found = {
+        (r["priority"], r["kind"]): r
+        for r in _timers(filters)
+        .values("priority", "kind")
+        .annotate(
+            n=Count("pk"),
+            met=Count("pk", filter=Q(state=State.MET)),
+            breached=Count("pk", filter=Q(state=State.BREACHED)),
+        )
+    }
+    rows = []
+    for kind in Kind:
+        for priority in [*PRIORITIES, None]:
+            keys = [(p.value, kind.value) for p in PRIORITIES] if priority is None else [(priority.value, kind.value)]
+            met = sum(found.get(k, {}).get("met", 0) for k in keys)
+            breached = sum(found.get(k, {}).get("breached", 0) for k in keys)
+            n = sum(found.get(k, {}).get("n", 0) for k in keys)
+            rows.append(
+                {
+                    "kind": kind.label,
+                    "priority": priority.label if priority is not None else "All",
+                    "timers": n,
+                    "met": met,
+                    "breached": breached,
+                    "open": n - met - breached,
+                    "compliance": pct(met, met + breached),
+                }
+            )
+    compliance = Table(
+        "sla_compliance",
+        "SLA compliance",
+        [
+            Column("kind", "Target", "text"),
+            Column("priority", "Priority", "text"),
+            Column("timers", "Timers"),
+            Column("met", "Met"),
+            Column("breached", "Breached"),
+            Column("open", "Still running"),
+            Column("compliance", "Compliance", "pct"),
+        ],
+        rows,
+        note="Timers of conversations handed off in the period. Compliance: met / (met + breached); "
+        "running timers are not counted yet.",
+    )
+    tz = filters.period.tz
+    per_day = dict(
+        _breaches(filters)
+        .annotate(day=TruncDate("deadline", tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    days = [{"day": d, "breaches": per_day.get(d, 0)} for d in filters.period.days]
+    return {
+        "available": True,
+        "tables": [compliance, at_risk_rows(filters=filters, now=now), breach_rows(filters=filters, limit=TOP)],
+        "days": days,
+        "breaches": sum(per_day.values()),
+        "compliance": {r["kind"]: r["compliance"] for r in rows if r["priority"] == "All"},
+    }
+
+
+def _conversation_link(pk: int) -> tuple[str, str]:
+    return (f"#{pk}", reverse("inbox-conversation", args=[pk]))
+
+
+def _open_at_risk(now: datetime) -> Q:
+    """Open timers past their warning threshold, whether or not a sweep has marked them yet."""
+    State = SLATimer.State
+    return Q(state=State.AT_RISK) | Q(state=State.RUNNING, at_risk_at__lte=now)
+
+
+def at_risk_rows(*, filters: Filters, now: datetime) -> Table:
+    timers = (
+        SLATimer.objects.filter(_open_at_risk(now), filters.conversations("conversation__"))
+        .select_related("conversation__assigned_agent")
+        .order_by("due_at", "pk")[:50]
+    )
+    return Table(
+        "sla_at_risk",
+        "At risk now",
+        [
+            Column("conversation", "Conversation", "link"),
+            Column("priority", "Priority", "text"),
+            Column("kind", "Target", "text"),
+            Column("agent", "Agent", "text"),
+            Column("due_at", "Due", "datetime"),
+            Column("left", "Time left", "duration"),
+        ],
+        [
+            {
+                "conversation": _conversation_link(t.conversation_id),
+                "priority": t.get_priority_display(),
+                "kind": t.get_kind_display(),
+                "agent": display_name(t.conversation.assigned_agent) if t.conversation.assigned_agent else "",
+                "due_at": t.due_at,
+                "left": max(t.due_at - now, timedelta(0)),
+            }
+            for t in timers
+        ],
+        note="Open timers past their warning threshold, soonest due first (at most 50).",
+    )
 
 
 def breach_rows(*, filters: Filters, limit: int | None = None) -> Table:
-    return Table("breaches", "SLA breaches", [Column("conversation", "Conversation", "link")], [])
+    """Breaches whose deadline falls in the period, newest first; streamed when not limited."""
+    qs = (
+        _breaches(filters)
+        .order_by("-deadline", "-pk")
+        .values(
+            "conversation_id",
+            "kind",
+            "priority",
+            "deadline",
+            "detected_at",
+            "target_seconds",
+            policy_name=F("policy__name"),
+            agent_name=F("agent__username"),
+        )
+    )
+    kinds, priorities = dict(SLATimer.Kind.choices), dict(Conversation.Priority.choices)
+
+    def rows(source):
+        for r in source:
+            yield {
+                "conversation": _conversation_link(r["conversation_id"]),
+                "priority": priorities.get(r["priority"], r["priority"]),
+                "kind": kinds.get(r["kind"], r["kind"]),
+                "target": timedelta(seconds=r["target_seconds"]),
+                "deadline": r["deadline"],
+                "detected_at": r["detected_at"],
+                "policy": r["policy_name"],
+                "agent": r["agent_name"] or "",
+            }
+
+    return Table(
+        "breaches",
+        "Latest breaches",
+        [
+            Column("conversation", "Conversation", "link"),
+            Column("priority", "Priority", "text"),
+            Column("kind", "Target", "text"),
+            Column("target", "Target time", "duration"),
+            Column("deadline", "Missed at", "datetime"),
+            Column("detected_at", "Detected", "datetime"),
+            Column("policy", "Policy", "text"),
+            Column("agent", "Agent", "text"),
+        ],
+        rows(qs[:limit]) if limit else rows(qs.iterator(chunk_size=2000)),
+        streamed=limit is None,
+    )
 
 
 # --- Now --------------------------------------------------------------------------------------
@@ -443,6 +645,6 @@ def now_panel(*, now: datetime) -> dict:
     return {
         "queue": queue.rows,
         "waiting": sum(r["waiting"] for r in queue.rows),
-        "agents_online": None,
-        "at_risk": None,
+        "agents_online": AgentProfile.objects.filter(presence=AgentProfile.Presence.ONLINE).count(),
+        "at_risk": SLATimer.objects.filter(_open_at_risk(now)).values("conversation").distinct().count(),
     }

@@ -11,6 +11,8 @@ import time_machine
 
 from conversations.models import Conversation, Message
 from knowledge.models import Entry
+from routing.models import AgentProfile, PresenceLog, RoutingState, Skill
+from sla.models import Breach, SLAPolicy, SLATimer
 from tests.factories import ConversationFactory, MessageFactory
 
 TZ = "Europe/Berlin"
@@ -83,7 +85,79 @@ def _handed_off(
     return conversation
 
 
-def build_week(*, alice, bob) -> dict[str, Conversation]:
+def _timer(conversation, kind, *, target, state, stopped=None, agent=None, at_risk=None):
+    started = conversation.handed_off_at
+    due = started + timedelta(seconds=target)
+    policy = SLAPolicy.objects.get(name="Standard")
+    timer = SLATimer.objects.create(
+        conversation=conversation,
+        kind=kind,
+        policy=policy,
+        priority=conversation.priority,
+        target_seconds=target,
+        started_at=started,
+        at_risk_at=at_risk or started + timedelta(seconds=target * 0.8),
+        due_at=due,
+        state=state,
+        stopped_at=stopped,
+        breached_at=due if state == SLATimer.State.BREACHED else None,
+    )
+    if state == SLATimer.State.BREACHED:
+        Breach.objects.create(
+            timer=timer,
+            conversation=conversation,
+            kind=kind,
+            priority=conversation.priority,
+            policy=policy,
+            target_seconds=target,
+            deadline=due,
+            detected_at=due + timedelta(seconds=30),
+            agent=agent,
+        )
+    return timer
+
+
+def build_team(*, alice, bob, carol) -> None:
+    """Alice online (4 seats), Bob away (2 seats, billing), Carol offline (3 seats) with no conversations."""
+    AgentProfile.objects.create(user=alice, presence="online", capacity=4)
+    AgentProfile.objects.create(user=bob, presence="away", capacity=2).skills.add(Skill.objects.create(name="billing"))
+    AgentProfile.objects.create(user=carol, presence="offline", capacity=3)
+    for agent, status, start, end in [
+        (alice, "online", at(1, 22), at(1, 23, 30)),  # 30 min of it after Monday 00:00 Berlin
+        (alice, "online", at(2, 7), at(2, 15)),  # 8 h
+        (alice, "away", at(2, 15), at(2, 16)),
+        (alice, "online", at(8, 22), None),  # still online: 1 h until the week ends
+        (bob, "online", at(4, 9), at(4, 12)),  # 3 h
+        (bob, "away", at(4, 12), None),
+    ]:
+        PresenceLog.objects.create(agent=agent, status=status, started_at=start, ended_at=end)
+
+
+def build_sla(c: dict, *, alice, bob) -> None:
+    """Targets of the seeded Standard policy: P1 5 min / 1 h, P2 15 min / 4 h, P3 1 h / 8 h."""
+    FR, RES = SLATimer.Kind.FIRST_RESPONSE, SLATimer.Kind.RESOLUTION
+    MET, BREACHED, AT_RISK = SLATimer.State.MET, SLATimer.State.BREACHED, SLATimer.State.AT_RISK
+    for key in ("H1", "H3"):
+        _timer(c[key], FR, target=300, state=MET, stopped=c[key].first_agent_reply_at)
+        _timer(c[key], RES, target=3600, state=MET, stopped=c[key].resolved_at)
+    # Bob replied after 20 min: breached on Wednesday 11:05 Berlin; resolved after exactly 1 h: met.
+    _timer(c["H2"], FR, target=300, state=BREACHED, stopped=c["H2"].first_agent_reply_at, agent=bob)
+    _timer(c["H2"], RES, target=3600, state=MET, stopped=c["H2"].resolved_at)
+    _timer(c["H4"], FR, target=3600, state=MET, stopped=c["H4"].first_agent_reply_at)
+    _timer(c["H4"], RES, target=28800, state=BREACHED, agent=alice)  # Friday 17:00 Berlin
+    _timer(c["H5"], FR, target=3600, state=BREACHED)  # Sunday 01:00 Berlin
+    _timer(c["H5"], RES, target=28800, state=AT_RISK)
+    # Handed off in the week, but its breach (Monday 00:00 Berlin) is in the next one.
+    _timer(c["H6"], FR, target=900, state=BREACHED)
+    _timer(c["H6"], RES, target=14400, state=MET, stopped=c["H6"].resolved_at)
+    _timer(c["H7"], FR, target=300, state=BREACHED, stopped=c["H7"].first_agent_reply_at, agent=bob)
+    # Bob's skill: only H2 required it.
+    RoutingState.objects.create(conversation=c["H2"], skills_since=c["H2"].handed_off_at).required_skills.add(
+        Skill.objects.get(name="billing")
+    )
+
+
+def build_week(*, alice, bob, carol) -> dict[str, Conversation]:
     for entry_id in ("reset-password", "export-data", "billing-refund"):
         Entry.objects.create(external_id=entry_id, title=entry_id.replace("-", " ").title(), body="…")
     c = {}
@@ -179,4 +253,6 @@ def build_week(*, alice, bob) -> dict[str, Conversation]:
         assigned=at(8, 23, 20),
         replied=at(8, 23, 25),
     )
+    build_team(alice=alice, bob=bob, carol=carol)
+    build_sla(c, alice=alice, bob=bob)
     return c

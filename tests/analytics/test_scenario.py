@@ -63,32 +63,66 @@ RESPONSE_KEYS = ["priority", "handed_off", "answered", "resolved"] + [
     f"{m}_{p}" for m in ("pending", "first_response", "resolution") for p in (50, 90)
 ]
 # Accepted in the week; times from acceptance. Alice: replies 120, 60, 600; resolutions 1680, 1740.
+# Load and presence are now; time online is clipped to the week.
 AGENTS = [
     {
         "agent": "Alice",
+        "presence": "Online",
         "handled": "3",
         "resolved": "2",
         "first_response": "2m 00s",
         "resolution": "28m 30s",
         "load": "1",
+        "capacity": "4",
+        "load_share": "25.0%",
+        "online": "9h 30m",
     },
     {
         "agent": "Bob",
+        "presence": "Away",
         "handled": "1",
         "resolved": "1",
         "first_response": "10m 00s",
         "resolution": "50m 00s",
         "load": "1",
+        "capacity": "2",
+        "load_share": "50.0%",
+        "online": "3h 00m",
     },
-    {"agent": "Carol", "handled": "0", "resolved": "0", "first_response": "—", "resolution": "—", "load": "0"},
+    {
+        "agent": "Carol",
+        "presence": "Offline",
+        "handled": "0",
+        "resolved": "0",
+        "first_response": "—",
+        "resolution": "—",
+        "load": "0",
+        "capacity": "3",
+        "load_share": "0.0%",
+        "online": "0s",
+    },
 ]
+# Timers of the conversations handed off in the week (H1-H6): met, breached, still running.
+SLA = [
+    ["First response", "P1 Urgent", "3", "2", "1", "0", "66.7%"],
+    ["First response", "P2 High", "1", "0", "1", "0", "0.0%"],
+    ["First response", "P3 Normal", "2", "1", "1", "0", "50.0%"],
+    ["First response", "P4 Low", "0", "0", "0", "0", "—"],
+    ["First response", "All", "6", "3", "3", "0", "50.0%"],
+    ["Resolution", "P1 Urgent", "3", "3", "0", "0", "100.0%"],
+    ["Resolution", "P2 High", "1", "1", "0", "0", "100.0%"],
+    ["Resolution", "P3 Normal", "2", "0", "1", "1", "0.0%"],
+    ["Resolution", "P4 Low", "0", "0", "0", "0", "—"],
+    ["Resolution", "All", "6", "4", "1", "1", "80.0%"],
+]
+SLA_KEYS = ["kind", "priority", "timers", "met", "breached", "open", "compliance"]
 
 
 @pytest.fixture
 def week(agent, other_agent, admin_user):
-    UserFactory(username="carol", first_name="Carol")
+    carol = UserFactory(username="carol", first_name="Carol")
     services.preference_set(user=admin_user, time_zone=TZ)
-    conversations = build_week(alice=agent, bob=other_agent)
+    conversations = build_week(alice=agent, bob=other_agent, carol=carol)
     with time_machine.travel(at(10, 12), tick=False):
         yield conversations
 
@@ -185,13 +219,73 @@ def test_queue_and_response_csv(week, admin_client):
 
 def test_agent_figures_including_an_agent_without_conversations(week, admin_client):
     page = _page(admin_client)
-    agents = [r for r in page.tables["agents"] if r["agent"] in {"Alice", "Bob", "Carol"}]
-    assert [{k: r[k] for k in AGENTS[0]} for r in agents] == AGENTS
+    assert page.tables["agents"] == AGENTS
     csv_rows = {r["Agent"]: r for r in _csv(admin_client, "agents")}
+    assert list(csv_rows) == ["Alice", "Bob", "Carol"]
     assert csv_rows["Alice"]["First response median"] == "120.0"
     assert csv_rows["Alice"]["Resolution median"] == "1710.0"
+    assert csv_rows["Alice"]["Time online"] == str(9.5 * 3600)
+    assert csv_rows["Alice"]["Load"] == "25.0"
     assert csv_rows["Carol"]["First response median"] == ""
     assert csv_rows["Carol"]["Accepted"] == "0"
+    assert csv_rows["Carol"]["Time online"] == "0.0"
+
+
+def test_sla_figures(week, admin_client):
+    page = _page(admin_client)
+    assert [[r[k] for k in SLA_KEYS] for r in page.tables["sla_compliance"]] == SLA
+    c = week
+    # Deadlines in the week, newest first; H6's (Monday 00:00 Berlin) belongs to the next week.
+    latest = [(r["conversation"], r["priority"], r["kind"], r["deadline"], r["agent"]) for r in page.tables["breaches"]]
+    assert latest == [
+        (f"#{c['H5'].pk}", "P3 Normal", "First response", "2026-03-08 01:00", ""),
+        (f"#{c['H4'].pk}", "P3 Normal", "Resolution", "2026-03-06 17:00", "alice"),
+        (f"#{c['H2'].pk}", "P1 Urgent", "First response", "2026-03-04 11:05", "bob"),
+    ]
+    assert page.tables["sla_at_risk"] == [
+        {
+            "conversation": f"#{c['H5'].pk}",
+            "priority": "P3 Normal",
+            "kind": "Resolution",
+            "agent": "",
+            "due_at": "2026-03-08 08:00",
+            "left": "0s",
+        }
+    ]
+    assert page.figures["waiting"] == "1"
+    assert page.figures["agents_online"] == "1"
+    assert page.figures["at_risk"] == "1"
+
+
+def test_breaches_per_day_chart(week, admin_client):
+    html = admin_client.get(reverse("analytics"), WEEK).content.decode()
+    chart = html[html.index('aria-label="SLA breaches per day"') :]
+    chart = chart[: chart.index("</svg>")]
+    titles = [t.split("</title>")[0] for t in chart.split("<title>")[1:]]
+    assert titles == [
+        "Mar 02: 0 Breaches",
+        "Mar 03: 0 Breaches",
+        "Mar 04: 1 Breaches",
+        "Mar 05: 0 Breaches",
+        "Mar 06: 1 Breaches",
+        "Mar 07: 0 Breaches",
+        "Mar 08: 1 Breaches",
+    ]
+
+
+def test_sla_csv_and_breach_list(week, admin_client):
+    rows = _csv(admin_client, "sla_compliance")
+    assert [list(r.values()) for r in rows] == [[*r[:6], r[6].rstrip("%").replace("—", "")] for r in SLA]
+    breaches = _csv(admin_client, "breaches")
+    assert [(r["Conversation"], r["Target time"], r["Missed at"], r["Detected"]) for r in breaches] == [
+        (f"#{week['H5'].pk}", "3600.0", "2026-03-08T01:00:00+01:00", "2026-03-08T01:00:30+01:00"),
+        (f"#{week['H4'].pk}", "28800.0", "2026-03-06T17:00:00+01:00", "2026-03-06T17:00:30+01:00"),
+        (f"#{week['H2'].pk}", "300.0", "2026-03-04T11:05:00+01:00", "2026-03-04T11:05:30+01:00"),
+    ]
+    response = admin_client.get(reverse("analytics-breaches"), WEEK)
+    page = read_page(response.content.decode())
+    assert [r["conversation"] for r in page.tables["breaches"]] == [r["Conversation"] for r in breaches]
+    assert f'href="/inbox/c/{week["H2"].pk}/"' in response.content.decode()
 
 
 def test_every_conversation_csv_holds_the_week_in_local_time(week, admin_client):
