@@ -52,7 +52,7 @@ def test_a_timer_turns_at_risk_at_80_percent_and_not_before():
 
 
 def test_a_breach_is_recorded_once_at_its_true_deadline_and_every_admin_is_notified(admin_user, agent):
-    other_admin = UserFactory(username="root", is_staff=True, email="root@example.com")
+    UserFactory(username="root", is_staff=True, email="root@example.com")
     conversation = handoff(priority=1)
     conversation_services.conversation_accept(conversation_id=conversation.pk, agent=agent)
     assert _sweep(T0 + timedelta(seconds=299)).breached == 0
