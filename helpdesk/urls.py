@@ -9,5 +9,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("conversations.urls")),
+    path("", include("routing.urls")),
     path("", include("analytics.urls")),
 ]

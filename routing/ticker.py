@@ -14,6 +14,7 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -23,7 +24,8 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_state = {"task": None, "connections": 0, "last_closed": 0.0, "linger_s": 65.0}
+_state = {"connections": 0, "last_closed": 0.0, "linger_s": 65.0}
+_tasks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = weakref.WeakKeyDictionary()
 
 
 def _interval_s() -> float:
@@ -48,9 +50,10 @@ def connection_closed() -> None:
 
 
 async def _ensure_running() -> None:
-    task = _state["task"]
+    loop = asyncio.get_running_loop()
+    task = _tasks.get(loop)
     if task is None or task.done():
-        _state["task"] = asyncio.get_running_loop().create_task(_run())
+        _tasks[loop] = loop.create_task(_run(), name="baton-routing-ticker")
 
 
 def _idle() -> bool:
