@@ -2,7 +2,7 @@
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from django.conf import settings
 
@@ -39,7 +39,8 @@ class Period:
 
 
 def local_midnight(day: date, tz: tzinfo) -> datetime:
-    return datetime.combine(day, time(), tzinfo=tz)
+    """In UTC: arithmetic between two local times of one zone ignores DST changes."""
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
 
 
 def period_resolve(

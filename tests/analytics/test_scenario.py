@@ -3,13 +3,10 @@
 code differs per database, the numbers must not."""
 
 import pytest
-import time_machine
 from django.urls import reverse
 
-from analytics import services
 from tests.analytics.pages import read_csv, read_page
-from tests.analytics.scenario import TZ, WEEK, at, build_week
-from tests.factories import UserFactory
+from tests.analytics.scenario import WEEK
 
 pytestmark = pytest.mark.django_db
 
@@ -116,21 +113,6 @@ SLA = [
     ["Resolution", "All", "6", "4", "1", "1", "80.0%"],
 ]
 SLA_KEYS = ["kind", "priority", "timers", "met", "breached", "open", "compliance"]
-
-
-@pytest.fixture
-def week(agent, other_agent, admin_user):
-    carol = UserFactory(username="carol", first_name="Carol")
-    services.preference_set(user=admin_user, time_zone=TZ)
-    conversations = build_week(alice=agent, bob=other_agent, carol=carol)
-    with time_machine.travel(at(10, 12), tick=False):
-        yield conversations
-
-
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
 
 
 def _page(client):
