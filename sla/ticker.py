@@ -8,6 +8,7 @@ through this process's channel layer. With Redis the cluster's loop does this.
 """
 
 import asyncio
+import contextvars
 import logging
 import weakref
 
@@ -41,7 +42,9 @@ async def _ensure(tick: float) -> None:
     loop = asyncio.get_running_loop()
     task = _tickers.get(loop)
     if task is None or task.done():
-        _tickers[loop] = loop.create_task(_tick_forever(tick), name="baton-sla-ticker")
+        # A fresh context: the task must not inherit the connecting consumer's
+        # sync_to_async executor, which is gone once connect() returns.
+        _tickers[loop] = loop.create_task(_tick_forever(tick), name="baton-sla-ticker", context=contextvars.Context())
 
 
 def ensure_started(tick: float = 1.0) -> None:

@@ -40,6 +40,8 @@ async function refresh() {
 }
 
 function onEvent(event) {
+  // The apps above conversations (sla.js, ...) hear this socket's events through the page.
+  window.dispatchEvent(new CustomEvent("baton:inbox-event", { detail: event }));
   if (event.type !== "conversation.changed" && event.type !== "conversation.message") return;
   refresh();
   if (event.type === "conversation.changed" && event.event === "handed_off") {
@@ -53,7 +55,10 @@ function onEvent(event) {
 }
 
 liveSocket("/ws/inbox/", {
-  onOpen() { refresh(); }, // a reconnect may have missed events: re-read the state
+  onOpen() { // a reconnect may have missed events: re-read the state
+    refresh();
+    window.dispatchEvent(new CustomEvent("baton:inbox-open"));
+  },
   onEvent,
 });
 

@@ -1,0 +1,87 @@
+"""A P1 conversation with a short target, watched by an admin: the countdown runs,
+the badge turns At risk, then Breached, and the bell shows the breach, all live."""
+
+import threading
+
+import pytest
+from django.conf import settings as django_settings
+from playwright.sync_api import expect
+
+from helpdesk.tasks import channel_layer_is_process_local
+from sla import tasks
+from sla.models import Breach, PriorityRule, SLAPolicy, SLATarget
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.e2e
+
+FIRST_RESPONSE_SECONDS = 8  # at risk after 6.4 s
+
+
+@pytest.fixture
+def sweeper(settings):
+    """The real trigger: in embedded mode the ASGI server's own ticker (started by the
+    inbox socket), with Redis the cluster's sweep loop, run here in a thread."""
+    settings.BATON_SLA_TICKER = True
+    if channel_layer_is_process_local():
+        yield
+        return
+    stop = threading.Event()
+
+    def loop():
+        from django.db import connection
+
+        while not stop.is_set():
+            tasks.sla_sweep_loop(seconds=1, tick=0.25)
+        connection.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=10)
+
+
+def test_a_p1_countdown_turns_at_risk_then_breached_and_rings_the_admins_bell(live_url, browser, artifacts, sweeper):
+    assert django_settings.BATON_SLA_TICKER
+    SLAPolicy.objects.update(is_default=False)  # the migration's Standard policy, if present
+    policy = SLAPolicy.objects.create(name="Fast", is_default=True)
+    for priority in range(1, 5):
+        SLATarget.objects.create(
+            policy=policy, priority=priority, first_response_seconds=FIRST_RESPONSE_SECONDS, resolution_seconds=3600
+        )
+    PriorityRule.objects.create(name="Asked for a person", priority=1, handoff_reason="customer_request")
+    UserFactory(username="admin", first_name="Ada", is_staff=True, is_superuser=True)
+
+    admin = browser.new_context().new_page()
+    admin.goto(f"{live_url}/login/?next=/inbox/%3Fview%3Dopen")
+    admin.get_by_label("Username").fill("admin")
+    admin.get_by_label("Password").fill("pw-for-tests")
+    admin.get_by_role("button", name="Sign in").click()
+    expect(admin.get_by_test_id("tab-open")).to_be_visible()
+    expect(admin.get_by_test_id("bell-count")).to_be_hidden()
+
+    customer = browser.new_context().new_page()
+    customer.goto(f"{live_url}/chat/")
+    customer.get_by_test_id("talk-to-person").click()
+
+    row = admin.locator("#inbox-rows tr[data-conversation]")
+    expect(row).to_have_count(1, timeout=15_000)
+    expect(row.get_by_test_id("priority-select")).to_have_value("1")
+    countdown = row.get_by_test_id("sla-countdown")
+    expect(countdown).to_contain_text("left", timeout=5_000)
+    badge = row.get_by_test_id("sla-badge")
+    expect(badge).to_be_hidden()
+    expect(badge).to_have_text("At risk", timeout=FIRST_RESPONSE_SECONDS * 1000)
+    admin.screenshot(path=artifacts / "sla-at-risk.png")
+    expect(badge).to_have_text("Breached", timeout=FIRST_RESPONSE_SECONDS * 1000)
+    expect(countdown).to_contain_text("over")
+
+    # The server's breach record reaches the bell without a reload.
+    expect(admin.get_by_test_id("bell-count")).to_have_text("1", timeout=10_000)
+    admin.get_by_test_id("bell").click()
+    expect(admin.get_by_test_id("notification")).to_have_count(1)
+    expect(admin.get_by_test_id("notification")).to_contain_text("SLA breached")
+    admin.screenshot(path=artifacts / "sla-breached-bell.png")
+    breach = Breach.objects.get()
+    assert breach.priority == 1
+    assert breach.detected_at >= breach.deadline
