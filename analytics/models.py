@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from conversations.models import Conversation
+
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -48,3 +50,22 @@ class BreachReport(models.Model):
 
     def __str__(self):
         return "Breach report"
+
+
+class HandoffQuestion(models.Model):
+    """The question a low-confidence handoff left unanswered, normalised for grouping.
+
+    Recorded when the handoff happens (see receivers), keyed by the conversation, so
+    "questions that most often led to a handoff" is one indexed GROUP BY over the
+    period instead of a message lookup per handed-off conversation.
+    """
+
+    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    text = models.CharField(max_length=200)
+    handed_off_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["handed_off_at", "text"], name="analytics_question_time_idx")]
+
+    def __str__(self):
+        return self.text

@@ -19,6 +19,8 @@ from django.db import connection
 from django.db.models import Aggregate, DurationField, Expression, QuerySet, Value
 
 PERCENTS = (50, 90)
+# The key under which duration_percentiles returns each group's ``counts``.
+COUNTS = "counts"
 
 
 class PercentileCont(Aggregate):
@@ -62,17 +64,28 @@ def _sqlite(qs: QuerySet, value: Expression, group, percents) -> dict:
 
 
 def duration_percentiles(
-    qs: QuerySet, *, values: dict[str, Expression], group: str | None = None, percents=PERCENTS
+    qs: QuerySet,
+    *,
+    values: dict[str, Expression],
+    group: str | None = None,
+    percents=PERCENTS,
+    counts: dict[str, Aggregate] | None = None,
 ) -> dict:
     """``{group value: {name: {percent: timedelta}}}`` for each duration expression in
     ``values`` over ``qs``; one key, None, when not grouped. Groups or names without
-    any non-NULL value are absent (the caller shows a dash, not a zero)."""
+    any non-NULL value are absent (the caller shows a dash, not a zero).
+
+    ``counts`` (grouped only): other aggregates per group, under ``COUNTS``; on
+    PostgreSQL they come from the same scan as the percentiles."""
     out: dict = {}
+    counts = counts or {}
     if connection.vendor == "postgresql":
         aggregates = {f"{name}__{p}": PercentileCont(expr, p) for name, expr in values.items() for p in percents}
-        rows = qs.values(group).annotate(**aggregates) if group else [qs.aggregate(**aggregates)]
+        rows = qs.values(group).annotate(**aggregates, **counts) if group else [qs.aggregate(**aggregates)]
         for row in rows:
             key = row[group] if group else None
+            if counts:
+                out.setdefault(key, {})[COUNTS] = {name: row[name] for name in counts}
             for name in values:
                 figures = {p: row[f"{name}__{p}"] for p in percents}
                 if figures[percents[0]] is not None:
@@ -80,6 +93,9 @@ def duration_percentiles(
         return out
     from django.db.models import F
 
+    if counts:
+        for row in qs.values(group).annotate(**counts):
+            out.setdefault(row[group], {})[COUNTS] = {name: row[name] for name in counts}
     for name, expr in values.items():
         found = _sqlite(qs, expr, F(group) if group else Value(0), percents)
         for key, figures in found.items():

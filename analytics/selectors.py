@@ -20,18 +20,17 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Min,
-    OuterRef,
     Q,
-    Subquery,
     Sum,
     Value,
 )
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce, Greatest, Least, Lower, Substr, Trim, TruncDate
+from django.db.models.functions import Coalesce, Greatest, Least, TruncDate
 from django.urls import reverse
 
 from analytics.filters import Filters
-from analytics.percentiles import PERCENTS, duration_percentiles
+from analytics.models import HandoffQuestion
+from analytics.percentiles import COUNTS, PERCENTS, duration_percentiles
 from analytics.tables import Column, Table, pct
 from conversations.models import Conversation, Message, display_name
 from knowledge.models import Entry
@@ -64,13 +63,9 @@ def _confidence_bins(field: str) -> dict:
 def bot_report(*, filters: Filters) -> dict:
     started = Conversation.objects.filter(filters.within("created_at"), filters.conversations())
     reasons = Conversation.HandoffReason
-    counts = started.aggregate(
-        total=Count("pk"),
-        contained=Count("pk", filter=Q(status=Status.RESOLVED, handed_off_at__isnull=True)),
-        handed_off=Count("pk", filter=Q(handed_off_at__isnull=False)),
-        with_bot=Count("pk", filter=Q(status=Status.BOT)),
-        **{f"reason_{r.value}": Count("pk", filter=Q(handoff_reason=r.value)) for r in reasons},
-    )
+    # One scan: per local day, then summed (every conversation of the period is on one of its days).
+    days = _per_day(started, filters)
+    counts = {key: sum(d[key] for d in days) for key in days[0] if key != "day"}
     total, handed_off = counts["total"], counts["handed_off"]
     summary = Table(
         "bot_summary",
@@ -177,29 +172,22 @@ def bot_report(*, filters: Filters) -> dict:
         ],
         note="Topics to write or improve entries for: the entry the bot ranked first when it handed off.",
     )
-    # The customer's last message before the handoff, normalised, grouped.
-    question = (
-        Message.objects.filter(
-            conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER, created_at__lte=OuterRef("handed_off_at")
-        )
-        .order_by("-seq")
-        .values(text=Lower(Trim(Substr("body", 1, 200))))[:1]
-    )
     questions = Table(
         "handoff_questions",
         "Questions that most often led to a handoff",
         [Column("question", "Question", "text"), Column("count", "Handoffs")],
         [
-            {"question": r["question"], "count": r["n"]}
-            for r in handoffs.annotate(question=Subquery(question))
-            .filter(question__isnull=False)
-            .values("question")
+            {"question": r["text"], "count": r["n"]}
+            for r in HandoffQuestion.objects.filter(
+                filters.within("handed_off_at"), filters.conversations("conversation__")
+            )
+            .values("text")
             .annotate(n=Count("pk"))
-            .order_by("-n", "question")[:TOP]
+            .order_by("-n", "text")[:TOP]
         ],
-        note="The customer's last message before the handoff, compared in lower case.",
+        note="What customers asked when the bot was not confident enough to answer, "
+        "compared ignoring case and spacing.",
     )
-    days = _per_day(started, filters)
     return {
         "total": total,
         "contained_share": pct(counts["contained"], total),
@@ -212,18 +200,19 @@ def bot_report(*, filters: Filters) -> dict:
 
 def _per_day(started, filters: Filters) -> list[dict]:
     tz = filters.period.tz
+    aggregates = {
+        "total": Count("pk"),
+        "contained": Count("pk", filter=Q(status=Status.RESOLVED, handed_off_at__isnull=True)),
+        "handed_off": Count("pk", filter=Q(handed_off_at__isnull=False)),
+        "with_bot": Count("pk", filter=Q(status=Status.BOT)),
+        **{f"reason_{r.value}": Count("pk", filter=Q(handoff_reason=r.value)) for r in Conversation.HandoffReason},
+    }
     found = {
         r["day"]: r
-        for r in started.annotate(day=TruncDate("created_at", tzinfo=tz))
-        .values("day")
-        .annotate(
-            total=Count("pk"),
-            contained=Count("pk", filter=Q(status=Status.RESOLVED, handed_off_at__isnull=True)),
-            handed_off=Count("pk", filter=Q(handed_off_at__isnull=False)),
-        )
+        for r in started.annotate(day=TruncDate("created_at", tzinfo=tz)).values("day").annotate(**aggregates)
     }
-    empty = {"total": 0, "contained": 0, "handed_off": 0}
-    return [{"day": day, **{k: found.get(day, empty)[k] for k in empty}} for day in filters.period.days]
+    empty = dict.fromkeys(aggregates, 0)
+    return [{**{k: found.get(day, empty)[k] for k in empty}, "day": day} for day in filters.period.days]
 
 
 # --- Queue and response ---------------------------------------------------------------------
@@ -251,19 +240,20 @@ def _percentile_cells(figures: dict) -> dict:
 
 def queue_report(*, filters: Filters) -> dict:
     handed = Conversation.objects.filter(filters.within("handed_off_at"), filters.conversations())
-    counts = {
-        r["priority"]: r
-        for r in handed.values("priority").annotate(
-            n=Count("pk"),
-            answered=Count("pk", filter=Q(first_agent_reply_at__isnull=False)),
-            resolved=Count("pk", filter=Q(resolved_at__isnull=False)),
-        )
-    }
-    by_priority = duration_percentiles(handed, values=RESPONSE_TIMES, group="priority")
+    by_priority = duration_percentiles(
+        handed,
+        values=RESPONSE_TIMES,
+        group="priority",
+        counts={
+            "n": Count("pk"),
+            "answered": Count("pk", filter=Q(first_agent_reply_at__isnull=False)),
+            "resolved": Count("pk", filter=Q(resolved_at__isnull=False)),
+        },
+    )
     overall = duration_percentiles(handed, values=RESPONSE_TIMES).get(None, {})
     rows = []
     for priority in PRIORITIES:
-        c = counts.get(priority.value, {})
+        c = by_priority.get(priority.value, {}).get(COUNTS, {})
         rows.append(
             {
                 "priority": priority.label,
@@ -408,13 +398,14 @@ def agents_report(*, filters: Filters, now: datetime) -> dict:
     accepted = Conversation.objects.filter(
         filters.within("assigned_at"), filters.conversations(), assigned_agent__isnull=False
     )
-    handled = {
-        r["assigned_agent"]: r
-        for r in accepted.values("assigned_agent").annotate(
-            n=Count("pk"), resolved=Count("pk", filter=Q(resolved_at__isnull=False))
-        )
-    }
-    times = duration_percentiles(accepted, values=AGENT_TIMES, group="assigned_agent", percents=(50,))
+    times = duration_percentiles(
+        accepted,
+        values=AGENT_TIMES,
+        group="assigned_agent",
+        percents=(50,),
+        counts={"n": Count("pk"), "resolved": Count("pk", filter=Q(resolved_at__isnull=False))},
+    )
+    handled = {agent: figures[COUNTS] for agent, figures in times.items()}
     load = dict(
         Conversation.objects.filter(status=Status.ASSIGNED)
         .values("assigned_agent")
@@ -471,10 +462,8 @@ def agents_report(*, filters: Filters, now: datetime) -> dict:
 
 
 def _timers(filters: Filters):
-    """Timers of conversations handed off in the period (a timer starts at the handoff)."""
-    return SLATimer.objects.filter(
-        filters.within("conversation__handed_off_at"), filters.conversations("conversation__")
-    )
+    """Timers started in the period: a timer starts when its conversation is handed off."""
+    return SLATimer.objects.filter(filters.within("started_at"), filters.conversations("conversation__"))
 
 
 def _breaches(filters: Filters):

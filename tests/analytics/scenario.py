@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import time_machine
 
+from analytics import services
 from conversations.models import Conversation, Message
 from knowledge.models import Entry
 from routing.models import AgentProfile, PresenceLog, RoutingState, Skill
@@ -80,6 +81,7 @@ def _handed_off(
         resolved_at=resolved,
     )
     _customer(conversation, handed_off - timedelta(seconds=1), question)
+    services.handoff_question_record(conversation=conversation)  # what the handoff signal does
     if replied:
         _message(conversation, replied, Message.Sender.AGENT, "Here to help", agent=agent)
     return conversation
