@@ -55,6 +55,17 @@ class Filters:
         return urlencode(params)
 
 
+LABELS = {
+    "period": "Period",
+    "start": "From",
+    "end": "To",
+    "priority": "Priority",
+    "agent": "Agent",
+    "reason": "Handoff reason",
+    "skill": "Skill",
+}
+
+
 class ReportForm(forms.Form):
     period = forms.ChoiceField(choices=PRESETS.items(), required=False)
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -73,6 +84,8 @@ class ReportForm(forms.Form):
         self.tz, self.now = tz, now
         self.fields["agent"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
         self.fields["skill"].queryset = Skill.objects.order_by("name")
+        for name, label in LABELS.items():
+            self.fields[name].widget.attrs["aria-label"] = label
 
     def clean(self):
         data = super().clean()
