@@ -56,7 +56,8 @@ def _clear():
     get_user_model().objects.filter(username__startswith="bench-").delete()
 
 
-def generate(n: int, rng: random.Random, now) -> dict:
+def generate(n: int, rng: random.Random, now, *, agents=None, entries=ENTRIES) -> None:
+    """N conversations over the last DAYS days; ``agents`` (default: 20 new ones) take the handoffs."""
     from django.contrib.auth import get_user_model
 
     from analytics.models import HandoffQuestion
@@ -66,9 +67,11 @@ def generate(n: int, rng: random.Random, now) -> dict:
     from sla.models import DEFAULT_TARGETS, Breach, SLAPolicy, SLATimer
 
     User = get_user_model()
-    agents = [User.objects.create(username=f"bench-agent-{i}", first_name=f"Agent {i}") for i in range(AGENTS)]
+    if agents is None:
+        agents = [User.objects.create(username=f"bench-agent-{i}", first_name=f"Agent {i}") for i in range(AGENTS)]
     AgentProfile.objects.bulk_create(
-        [AgentProfile(user=a, presence=rng.choice(["online", "away", "offline"]), capacity=5) for a in agents]
+        [AgentProfile(user=a, presence=rng.choice(["online", "away", "offline"]), capacity=5) for a in agents],
+        ignore_conflicts=True,
     )
     logs = []
     for a in agents:
@@ -89,7 +92,7 @@ def generate(n: int, rng: random.Random, now) -> dict:
             for customer, c in zip(customers, created, strict=True):
                 fate = rng.random()
                 conv = Conversation(customer=customer, created_at=c, priority=rng.choice([1, 2, 3, 3, 3, 4]))
-                entry = rng.choice(ENTRIES)
+                entry = rng.choice(entries)
                 messages.append((conv, Message(seq=1, sender="customer", body=rng.choice(QUESTIONS), created_at=c)))
                 bot_at = c + timedelta(seconds=2)
                 messages.append(
@@ -123,7 +126,7 @@ def generate(n: int, rng: random.Random, now) -> dict:
                         agent = rng.choice(agents)
                         conv.assigned_agent, conv.assigned_at = agent, h + timedelta(seconds=rng.randint(10, 1800))
                         conv.first_agent_reply_at = conv.assigned_at + timedelta(seconds=rng.randint(20, 900))
-                        if rng.random() < 0.9:
+                        if rng.random() < 0.9 or now - h > timedelta(days=1):  # only recent ones still open
                             conv.status = "resolved"
                             conv.resolved_at = conv.first_agent_reply_at + timedelta(seconds=rng.randint(60, 7200))
                         else:
@@ -187,7 +190,6 @@ def generate(n: int, rng: random.Random, now) -> dict:
                 ],
                 batch_size=5000,
             )
-    return {"agents": AGENTS}
 
 
 def main():
