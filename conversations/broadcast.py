@@ -80,6 +80,23 @@ def send_on_commit(groups: list[str], event: dict) -> None:
     transaction.on_commit(lambda: _send(groups, event))
 
 
+def _send_many(messages: list[tuple[list[str], dict]]) -> None:
+    layer = get_channel_layer()
+
+    async def send_all():
+        for groups, event in messages:
+            for group in groups:
+                await layer.group_send(group, event)
+
+    async_to_sync(send_all)()
+
+
+def send_many_on_commit(messages: list[tuple[list[str], dict]]) -> None:
+    """Several (groups, event) pairs in one trip to the channel layer, after commit."""
+    if messages:
+        transaction.on_commit(lambda: _send_many(messages))
+
+
 def notify_message(message: Message, *, conversation: Conversation) -> None:
     event = {"type": "conversation.message", "message": message_payload(message)}
     groups = [customer_group(conversation.customer_id), conversation_group(conversation.pk)]
@@ -95,6 +112,18 @@ def notify_timeline(event: ConversationEvent) -> None:
         [conversation_group(event.conversation_id)],
         {"type": "conversation.timeline", "event": timeline_payload(event)},
     )
+
+
+def notify_timelines(events: list[ConversationEvent]) -> None:
+    """Timeline entries recorded in bulk (an SLA sweep finding a thousand breaches)
+    go out as one event to the inbox group, which every agent page listens to (the
+    conversation page keeps those of its conversation): one send, not one per
+    conversation."""
+    if events:
+        send_on_commit(
+            [INBOX_GROUP],
+            {"type": "conversation.timeline_batch", "events": [timeline_payload(e) for e in events]},
+        )
 
 
 def notify_conversation(conversation: Conversation, *, queue_position: int | None = None, event: str) -> None:
@@ -122,10 +151,14 @@ def notify_queue_positions() -> None:
             .order_by("priority", "handed_off_at", "pk")
             .values_list("pk", "customer_id")[:QUEUE_POSITIONS_PUSHED]
         )
-        for position, (conversation_id, customer_id) in enumerate(waiting, start=1):
-            _send(
-                [customer_group(customer_id)],
-                {"type": "conversation.queue", "conversation": conversation_id, "queue_position": position},
-            )
+        _send_many(
+            [
+                (
+                    [customer_group(customer_id)],
+                    {"type": "conversation.queue", "conversation": conversation_id, "queue_position": position},
+                )
+                for position, (conversation_id, customer_id) in enumerate(waiting, start=1)
+            ]
+        )
 
     transaction.on_commit(send)

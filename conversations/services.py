@@ -287,25 +287,6 @@ def timeline_record(
     return event
 
 
-def _check_assigned_to(conversation: Conversation, agent: AbstractBaseUser) -> None:
-    if conversation.status != Status.ASSIGNED or conversation.assigned_agent_id != agent.pk:
-        raise PermissionDenied("Only the agent who accepted this conversation can do that.")
-
-
-@transaction.atomic
-def message_post_from_agent(*, conversation_id: int, agent: AbstractBaseUser, body: object) -> Message:
-    body = message_body_clean(body)
-    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-    _check_assigned_to(conversation, agent)
-    first_reply = bool(
-        Conversation.objects.filter(pk=conversation.pk, first_agent_reply_at__isnull=True).update(
-            first_agent_reply_at=timezone.now()
-        )
-    )
-    message = _message_create(conversation=conversation, sender=Message.Sender.AGENT, body=body, agent=agent)
-    signals.agent_replied.send(
-        sender=Conversation, conversation=conversation, agent=agent, message=message, first_reply=first_reply
-    )
 def timeline_record_many(*, entries: list[dict]) -> list[ConversationEvent]:
     """``timeline_record`` for many conversations in one INSERT (an SLA sweep that
     finds a thousand breaches at once); each entry holds its keyword arguments,
@@ -323,8 +304,7 @@ def timeline_record_many(*, entries: list[dict]) -> list[ConversationEvent]:
         event.full_clean(exclude=["conversation", "actor"])
         events.append(event)
     ConversationEvent.objects.bulk_create(events)
-    for event in events:
-        broadcast.notify_timeline(event)
+    broadcast.notify_timelines(events)
     return events
 
 
@@ -350,11 +330,11 @@ def conversation_priority_set(
     if not updated:
         return False
     conversation.priority = priority
-    who = display_name(actor) if actor else f"rule “{rule}”" if rule else "the system"
+    # The timeline shows the actor beside the text; a rule is named in it.
     timeline_record(
         conversation=conversation,
         kind="priority.changed",
-        text=f"Priority P{old} → P{priority.value} by {who}",
+        text=f"Priority P{old} → P{priority.value}" + (f" by rule “{rule}”" if rule else ""),
         actor=actor,
         data={"from": old, "to": priority.value, "rule": rule},
     )
@@ -368,6 +348,25 @@ def conversation_priority_set(
     return True
 
 
+def _check_assigned_to(conversation: Conversation, agent: AbstractBaseUser) -> None:
+    if conversation.status != Status.ASSIGNED or conversation.assigned_agent_id != agent.pk:
+        raise PermissionDenied("Only the agent who accepted this conversation can do that.")
+
+
+@transaction.atomic
+def message_post_from_agent(*, conversation_id: int, agent: AbstractBaseUser, body: object) -> Message:
+    body = message_body_clean(body)
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    _check_assigned_to(conversation, agent)
+    first_reply = bool(
+        Conversation.objects.filter(pk=conversation.pk, first_agent_reply_at__isnull=True).update(
+            first_agent_reply_at=timezone.now()
+        )
+    )
+    message = _message_create(conversation=conversation, sender=Message.Sender.AGENT, body=body, agent=agent)
+    signals.agent_replied.send(
+        sender=Conversation, conversation=conversation, agent=agent, message=message, first_reply=first_reply
+    )
     return message
 
 

@@ -9,9 +9,9 @@ badge flips from ``at_risk_at``/``due_at`` themselves; these events confirm them
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 
-from conversations.broadcast import INBOX_GROUP, _send, agent_group, send_on_commit
+from conversations.broadcast import INBOX_GROUP, agent_group, send_many_on_commit, send_on_commit
 from sla.models import Notification, SLATimer
 
 
@@ -53,28 +53,25 @@ def notify_timers(timers: list[SLATimer]) -> None:
         send_on_commit([INBOX_GROUP], {"type": "sla.changed", "timers": [timer_payload(t) for t in timers]})
 
 
-def notify_notifications(notification_ids: list[int]) -> None:
+def notify_notifications(notifications: list[Notification]) -> None:
     """Push new notifications to their users, with each user's unread count, on commit."""
-    if not notification_ids:
+    if not notifications:
         return
-
-    def send():
-        by_user: dict[int, list[dict]] = {}
-        for n in Notification.objects.filter(pk__in=notification_ids).order_by("created_at", "pk"):
-            by_user.setdefault(n.user_id, []).append(notification_payload(n))
-        unread = dict(
-            Notification.objects.filter(user_id__in=by_user)
-            .values("user_id")
-            .annotate(n=Count("pk", filter=Q(read_at__isnull=True)))
-            .values_list("user_id", "n")
-        )
-        for user_id, items in by_user.items():
-            _send(
-                [agent_group(user_id)],
-                {"type": "notification.new", "notifications": items, "unread": unread.get(user_id, 0)},
-            )
-
-    transaction.on_commit(send)
+    by_user: dict[int, list[dict]] = {}
+    for n in notifications:
+        by_user.setdefault(n.user_id, []).append(notification_payload(n))
+    unread = dict(
+        Notification.objects.filter(user_id__in=by_user, read_at__isnull=True)
+        .values("user_id")
+        .annotate(n=Count("pk"))
+        .values_list("user_id", "n")
+    )
+    send_many_on_commit(
+        [
+            ([agent_group(user_id)], {"type": "notification.new", "notifications": items, "unread": unread[user_id]})
+            for user_id, items in by_user.items()
+        ]
+    )
 
 
 def notify_read(*, user_id: int, unread: int) -> None:

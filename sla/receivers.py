@@ -11,9 +11,8 @@ from sla.models import SLATimer
 
 
 def on_handed_off(sender, *, conversation, **kwargs):
-    now = timezone.now()
-    services.priority_rules_apply(conversation=conversation, now=now)
-    services.timers_start(conversation=conversation, now=now)
+    services.priority_rules_apply(conversation=conversation, now=timezone.now())
+    services.timers_start(conversation=conversation, now=timezone.now())
 
 
 def on_priority_changed(sender, *, conversation, new, **kwargs):

@@ -277,9 +277,12 @@ def _breaches_record(*, timers: list[SLATimer], now: datetime, stopped_at: datet
             for b in breaches
         ]
     )
-    broadcast.notify_timers(list(SLATimer.objects.filter(pk__in=ids)))
+    for timer in timers:
+        timer.state, timer.breached_at = State.BREACHED, timer.due_at
+        timer.stopped_at = stopped_at or timer.stopped_at
+    broadcast.notify_timers(timers)
     broadcast.notify_notifications(
-        list(Notification.objects.filter(breach__in=breaches, created_at=now).values_list("pk", flat=True))
+        list(Notification.objects.filter(breach__in=breaches, created_at=now).order_by("created_at", "pk"))
     )
     broadcast.email_breaches_on_commit(
         lines=[

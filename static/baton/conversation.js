@@ -28,6 +28,11 @@ function addTimeline(e) {
   timelineEl.append(li);
 }
 for (const e of JSON.parse(document.getElementById("timeline-data").textContent)) addTimeline(e);
+// Entries recorded in bulk (an SLA sweep) arrive batched on the page's inbox socket.
+window.addEventListener("baton:inbox-event", ({ detail }) => {
+  if (detail.type !== "conversation.timeline_batch") return;
+  for (const e of detail.events) if (e.conversation === Number(root.dataset.id)) addTimeline(e);
+});
 
 liveSocket(root.dataset.ws, {
   onOpen(ws) {

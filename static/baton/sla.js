@@ -206,6 +206,7 @@ async function setPriority(url, priority, select) {
     select.value = data.conversation.priority;
     select.className = `prio-select prio-${data.conversation.priority}`;
   }
+  showPriority(data.conversation.id, data.conversation.priority);
 }
 
 function decorateRows() {
@@ -312,8 +313,26 @@ if (bell) {
 
 // --- Live events ----------------------------------------------------------------
 
+function showPriority(conversationId, priority) {
+  const panel = document.getElementById("sla-panel");
+  if (!panel || Number(panel.dataset.conversation) !== conversationId) return;
+  panel.dataset.priority = priority;
+  const select = panel.querySelector(".prio-select");
+  if (select) {
+    select.value = priority;
+    select.className = `prio-select prio-${priority}`;
+  }
+  const badge = document.querySelector("[data-testid=conversation-meta] .prio");
+  if (badge) {
+    badge.textContent = `P${priority}`;
+    badge.className = `prio prio-${priority}`;
+  }
+}
+
 function onEvent(event) {
-  if (event.type === "sla.changed") {
+  if (event.type === "conversation.changed" && event.event === "priority_changed") {
+    showPriority(event.conversation.id, event.conversation.priority);
+  } else if (event.type === "sla.changed") {
     for (const timer of event.timers) remember(timer);
     tick();
   } else if (event.type === "notification.new") {

@@ -65,7 +65,10 @@ def live_url(transactional_db):
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is active its event loop
+# counts as running in the main thread, and the database tests of the apps that
+# come after tests/e2e/ (routing, sla) would fail Django's async-safety check.
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/install-system.sh does)")

@@ -67,6 +67,11 @@ def test_a_p1_countdown_turns_at_risk_then_breached_and_rings_the_admins_bell(li
     row = admin.locator("#inbox-rows tr[data-conversation]")
     expect(row).to_have_count(1, timeout=15_000)
     expect(row.get_by_test_id("priority-select")).to_have_value("1")
+    # The same admin also has the conversation page open.
+    page = admin.context.new_page()
+    page.goto(f"{live_url}/inbox/c/{row.get_attribute('data-conversation')}/")
+    first_response = page.get_by_test_id("sla-first_response")
+    expect(first_response.get_by_test_id("sla-countdown")).to_contain_text("left")
     countdown = row.get_by_test_id("sla-countdown")
     expect(countdown).to_contain_text("left", timeout=5_000)
     badge = row.get_by_test_id("sla-badge")
@@ -82,6 +87,16 @@ def test_a_p1_countdown_turns_at_risk_then_breached_and_rings_the_admins_bell(li
     expect(admin.get_by_test_id("notification")).to_have_count(1)
     expect(admin.get_by_test_id("notification")).to_contain_text("SLA breached")
     admin.screenshot(path=artifacts / "sla-breached-bell.png")
+
+    # On the conversation page: the badge, and the breach on the timeline, live.
+    expect(first_response.get_by_test_id("sla-badge")).to_have_text("Breached")
+    expect(page.locator('#timeline [data-kind="sla.breached"]')).to_have_count(1, timeout=10_000)
+    # Keys 1-4 set the priority; the change is on the timeline at once.
+    page.locator("body").press("2")
+    expect(page.get_by_test_id("priority-select")).to_have_value("2")
+    expect(page.get_by_test_id("conversation-meta").locator(".prio")).to_have_text("P2")
+    expect(page.locator('#timeline [data-kind="priority.changed"]').last).to_contain_text("Priority P1 → P2 (Ada)")
+    page.screenshot(path=artifacts / "sla-conversation.png")
     breach = Breach.objects.get()
     assert breach.priority == 1
     assert breach.detected_at >= breach.deadline

@@ -96,7 +96,7 @@ def test_priority_change_mid_timer_recomputes_deadlines_from_the_original_start(
     assert timer.due_at == T0 + timedelta(minutes=5)  # already past: the next sweep breaches it
     event = conversation.events.get(kind="priority.changed")
     assert (event.actor, event.data["from"], event.data["to"]) == (agent, 3, 1)
-    assert "P3 → P1 by Alice" in event.text
+    assert event.text == "Priority P3 → P1"
     assert _sweep(T0 + timedelta(minutes=10, seconds=1)).breached == 1
     assert Breach.objects.get().deadline == T0 + timedelta(minutes=5)
 

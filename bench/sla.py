@@ -1,0 +1,346 @@
+"""SLA benchmark: sweep cost at 10,000 and 100,000 open timers, and detection lag
+with the real django-q2 cluster running.
+
+    DATABASE_URL=postgres://… REDIS_URL=redis://… python -m bench.sla --open 100000 --json
+
+Use a scratch database: it adds customers "bench-sla-…" with one open
+conversation and timer each, and removes them at the start of the next run.
+
+1. Sweep cost. Open timers have deadlines hours away; for each measured sweep
+   1 % of them are moved to cross a threshold right now (half turn at risk, half
+   breach), then one ``sla_sweep(now=…)`` is timed, on-commit pushes included.
+   Median of ``--repeats`` sweeps, at 10,000 and at ``--open`` timers.
+2. Detection lag. ``manage.py qcluster`` starts (its scheduler creates the sweep
+   loop from the declared schedule); once the loop holds the lease, ``--lag``
+   timers get deadlines spread over the next ``--lag-window`` seconds (which
+   spans a loop handover). Lag = the moment this process receives the breach's
+   ``sla.changed`` push through Redis minus the deadline. ``missed``: timers past
+   their deadline without a breach record at the end; ``duplicates``: breach
+   records or notifications beyond one per timer (and admin).
+
+The last line printed is one JSON object of figures.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import django
+import numpy as np
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+
+PREFIX = "bench-sla-"
+BATCH = 5000
+
+
+def _cleanup():
+    from django.db import connection
+
+    bench = (
+        "SELECT c.id FROM conversations_conversation c"
+        " JOIN conversations_customer u ON u.id = c.customer_id WHERE u.external_id LIKE %s"
+    )
+    with connection.cursor() as cursor:
+        for table in [
+            "sla_notification",
+            "sla_breach",
+            "sla_slatimer",
+            "conversations_conversationevent",
+            "conversations_message",
+        ]:
+            cursor.execute(f"DELETE FROM {table} WHERE conversation_id IN ({bench})", [PREFIX + "%"])
+        cursor.execute(f"DELETE FROM conversations_conversation WHERE id IN ({bench})", [PREFIX + "%"])
+        cursor.execute("DELETE FROM conversations_customer WHERE external_id LIKE %s", [PREFIX + "%"])
+
+
+def _add_open_timers(n, *, start, now, policy, rng, far=True):
+    """``n`` pending conversations with an open first-response timer each; deadlines
+    1-24 h ahead (``far``), spread over the priorities."""
+    from conversations.models import Conversation, Customer
+    from sla.models import SLATimer
+
+    made = 0
+    while made < n:
+        size = min(BATCH, n - made)
+        customers = Customer.objects.bulk_create(
+            [Customer(external_id=f"{PREFIX}{start + made + i}", name="Bench") for i in range(size)]
+        )
+        conversations = Conversation.objects.bulk_create(
+            [
+                Conversation(
+                    customer=c,
+                    status=Conversation.Status.PENDING_HANDOFF,
+                    priority=rng.randint(1, 4),
+                    handed_off_at=now,
+                )
+                for c in customers
+            ]
+        )
+        timers = []
+        for c in conversations:
+            due = now + timedelta(seconds=rng.uniform(3600, 24 * 3600))
+            timers.append(
+                SLATimer(
+                    conversation=c,
+                    kind=SLATimer.Kind.FIRST_RESPONSE,
+                    policy=policy,
+                    priority=c.priority,
+                    target_seconds=int((due - now).total_seconds()),
+                    started_at=now,
+                    at_risk_at=now + (due - now) * 0.8,
+                    due_at=due,
+                )
+            )
+        SLATimer.objects.bulk_create(timers)
+        made += size
+    return made
+
+
+class _PushClock:
+    """Time spent in the on-commit pushes to the channel layer, to report it apart
+    from the sweep's database work."""
+
+    def __init__(self):
+        from conversations import broadcast
+
+        self.ms = 0.0
+        for name in ("_send", "_send_many"):
+            setattr(broadcast, name, self._timed(getattr(broadcast, name)))
+
+    def _timed(self, func):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.ms += (time.perf_counter() - started) * 1000
+
+        return timed
+
+
+def _timed_sweeps(*, repeats, rng, clock):
+    """Median and max ms of sweeps where 1 % of the open timers cross a threshold:
+    (whole sweep, database part, on-commit pushes)."""
+    from django.utils import timezone
+
+    from sla import services
+    from sla.models import SLATimer
+
+    ms, db_ms, push_ms = [], [], []
+    for _ in range(repeats):
+        now = timezone.now()
+        open_ids = list(
+            SLATimer.objects.filter(
+                state=SLATimer.State.RUNNING, conversation__customer__external_id__startswith=PREFIX
+            ).values_list("pk", flat=True)
+        )
+        crossing = rng.sample(open_ids, k=max(2, len(open_ids) // 100))
+        half = len(crossing) // 2
+        SLATimer.objects.filter(pk__in=crossing[:half]).update(at_risk_at=now - timedelta(seconds=1))
+        SLATimer.objects.filter(pk__in=crossing[half:]).update(
+            at_risk_at=now - timedelta(seconds=2), due_at=now - timedelta(seconds=1)
+        )
+        clock.ms = 0.0
+        started = time.perf_counter()
+        result = services.sla_sweep(now=now)
+        ms.append((time.perf_counter() - started) * 1000)
+        push_ms.append(clock.ms)
+        db_ms.append(ms[-1] - clock.ms)
+        assert (result.at_risk, result.breached) == (half, len(crossing) - half), result
+    return {
+        "total": round(float(np.median(ms)), 1),
+        "db": round(float(np.median(db_ms)), 1),
+        "db_max": round(max(db_ms), 1),
+        "push": round(float(np.median(push_ms)), 1),
+        "crossing": len(crossing),
+    }
+
+
+class _Listener(threading.Thread):
+    """Receives the inbox group's events through the real channel layer, and notes
+    when each timer's breach push arrives (wall clock, seconds)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.breached_at: dict[int, float] = {}
+        self.pushes = 0
+        self.ready = threading.Event()
+        self.stop = threading.Event()
+
+    def run(self):
+        asyncio.run(self._listen())
+
+    async def _listen(self):
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add("inbox", channel)
+        self.ready.set()
+        while not self.stop.is_set():
+            try:
+                event = await asyncio.wait_for(layer.receive(channel), timeout=0.5)
+            except TimeoutError:
+                continue
+            if event.get("type") != "sla.changed":
+                continue
+            now = time.time()
+            for timer in event["timers"]:
+                if timer["state"] == "breached":
+                    self.pushes += 1
+                    self.breached_at.setdefault(timer["id"], now)
+        await layer.group_discard("inbox", channel)
+
+
+def _detection_lag(*, n, window, policy, rng):
+    from django.db.models import Count
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    from sla.models import Breach, Notification, SLATimer, SweepLease
+    from sla.tasks import LEASE_NAME, SCHEDULE_NAME
+
+    # A schedule left due from an earlier run would start a loop at once; make the
+    # scheduler start it as it would in production: at its next check.
+    Schedule.objects.filter(name=SCHEDULE_NAME).update(next_run=timezone.now())
+    generation = SweepLease.objects.filter(name=LEASE_NAME).values_list("generation", flat=True).first() or 0
+    listener = _Listener()
+    listener.start()
+    listener.ready.wait(10)
+    root = Path(__file__).resolve().parents[1]
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=root,
+        env={**os.environ, "LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        started = time.monotonic()
+        while (
+            SweepLease.objects.filter(name=LEASE_NAME).values_list("generation", flat=True).first() or 0
+        ) <= generation:
+            if time.monotonic() - started > 120:
+                raise RuntimeError("the cluster's scheduler did not start the SLA sweep loop within 120 s")
+            time.sleep(0.5)
+        scheduler_start_s = time.monotonic() - started
+        now = timezone.now()
+        before = set(SLATimer.objects.values_list("pk", flat=True))
+        _add_open_timers(n, start=10_000_000, now=now, policy=policy, rng=rng)
+        lag_timers = list(
+            SLATimer.objects.exclude(pk__in=before).filter(conversation__customer__external_id__startswith=PREFIX)
+        )
+        for timer in lag_timers:
+            due = now + timedelta(seconds=5 + rng.uniform(0, window))
+            timer.due_at, timer.at_risk_at, timer.target_seconds = due, due - timedelta(seconds=1), 6
+        SLATimer.objects.bulk_update(lag_timers, ["due_at", "at_risk_at", "target_seconds"], batch_size=BATCH)
+        deadlines = {t.pk: t.due_at.timestamp() for t in lag_timers}
+        last = max(deadlines.values())
+        while time.time() < last + 15 and len(listener.breached_at.keys() & deadlines.keys()) < len(deadlines):
+            time.sleep(0.5)
+    finally:
+        os.killpg(cluster.pid, signal.SIGTERM)
+        try:
+            cluster.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(cluster.pid, signal.SIGKILL)
+        listener.stop.set()
+        listener.join(timeout=5)
+    lags = [listener.breached_at[pk] - due for pk, due in deadlines.items() if pk in listener.breached_at]
+    recorded = dict(Breach.objects.filter(timer_id__in=deadlines).values_list("timer_id", "deadline"))
+    record_lags = [(b.detected_at - b.deadline).total_seconds() for b in Breach.objects.filter(timer_id__in=deadlines)]
+    duplicates = (
+        Breach.objects.values("timer_id").annotate(n=Count("pk")).filter(n__gt=1).count()
+        + Notification.objects.exclude(breach=None)
+        .values("breach_id", "user_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .count()
+    )
+    missed = (
+        len(deadlines)
+        - len(recorded)
+        + SLATimer.objects.filter(
+            state__in=SLATimer.OPEN_STATES, due_at__lt=timezone.now() - timedelta(seconds=10)
+        ).count()
+    )
+    wrong_deadline = sum(1 for pk, deadline in recorded.items() if abs(deadline.timestamp() - deadlines[pk]) > 1e-3)
+    return {
+        "lag_timers": len(deadlines),
+        "lag_window_s": window,
+        "scheduler_start_s": round(scheduler_start_s, 1),
+        "detection_lag_p50_s": round(float(np.percentile(lags, 50)), 2) if lags else None,
+        "detection_lag_p99_s": round(float(np.percentile(lags, 99)), 2) if lags else None,
+        "detection_lag_max_s": round(max(lags), 2) if lags else None,
+        "record_lag_p99_s": round(float(np.percentile(record_lags, 99)), 2) if record_lags else None,
+        "pushes_received": len(lags),
+        "duplicates": duplicates,
+        "missed": missed,
+        "wrong_deadline": wrong_deadline,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--open", type=int, default=100_000, help="open timers for the large sweep")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--lag", type=int, default=300, help="timers whose breach detection is timed")
+    parser.add_argument("--lag-window", type=float, default=100.0, help="seconds their deadlines spread over")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from sla.models import SLAPolicy
+
+    call_command("migrate", verbosity=0)
+    _cleanup()
+    rng = random.Random(args.seed)
+    get_user_model().objects.get_or_create(username=f"{PREFIX}admin", defaults={"is_staff": True})
+    policy = SLAPolicy.objects.get(is_default=True)
+    now = timezone.now()
+    clock = _PushClock()
+    _add_open_timers(10_000, start=0, now=now, policy=policy, rng=rng)
+    small = _timed_sweeps(repeats=args.repeats, rng=rng, clock=clock)
+    _add_open_timers(args.open - 10_000, start=10_000, now=now, policy=policy, rng=rng)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE sla_slatimer")
+    big = _timed_sweeps(repeats=args.repeats, rng=rng, clock=clock)
+    size = f"{args.open // 1000}k"
+    figures = {
+        "database": connection.vendor,
+        "channel_layer": django.conf.settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
+        "open_timers": args.open,
+        "sweep_ms_10k": small["db"],
+        "sweep_ms_10k_max": small["db_max"],
+        "sweep_push_ms_10k": small["push"],
+        "sweep_with_push_ms_10k": small["total"],
+        "crossing_10k": small["crossing"],
+        f"sweep_ms_{size}": big["db"],
+        f"sweep_ms_{size}_max": big["db_max"],
+        f"sweep_push_ms_{size}": big["push"],
+        f"sweep_with_push_ms_{size}": big["total"],
+        f"crossing_{size}": big["crossing"],
+    }
+    figures.update(_detection_lag(n=args.lag, window=args.lag_window, policy=policy, rng=rng))
+    print(json.dumps(figures) if args.json else "\n".join(f"{k}: {v}" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()
