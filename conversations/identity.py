@@ -8,6 +8,7 @@ is trusted only with ``user_hash = HMAC-SHA256(BATON_EMBED_SECRET, external_id)`
 
 import hashlib
 import hmac
+import json
 
 from django.conf import settings
 from django.core import signing
@@ -40,3 +41,18 @@ def embed_user_verified(*, external_id: str, user_hash: str) -> bool:
     if not settings.BATON_EMBED_SECRET or not external_id or not user_hash:
         return False
     return hmac.compare_digest(embed_user_hash(external_id), user_hash)
+
+
+def embed_traits_verified(*, traits: str, traits_hash: str) -> dict | None:
+    """The facts the embedding site passed about its user (a JSON object: segment,
+    language, anything else), if ``traits_hash = HMAC-SHA256(BATON_EMBED_SECRET,
+    traits)`` proves the site wrote them; else None."""
+    if not (settings.BATON_EMBED_SECRET and traits and traits_hash):
+        return None
+    if not hmac.compare_digest(embed_user_hash(traits), traits_hash):
+        return None
+    try:
+        parsed = json.loads(traits)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None

@@ -72,6 +72,20 @@ def customer_for_embed(*, external_id: str, name: str = "") -> Customer:
     return customer
 
 
+@transaction.atomic
+def customer_traits_set(*, customer: Customer, traits: dict) -> Customer:
+    """Store what a verified embedding site says about its user: ``segment`` and
+    ``language`` go to their fields (priority and routing rules match on them),
+    everything else to ``attributes``, replacing what the site said before."""
+    segment, language = traits.get("segment", ""), traits.get("language", "")
+    customer.segment = segment[:50] if isinstance(segment, str) else ""
+    customer.language = language[:10] if isinstance(language, str) else ""
+    customer.attributes = {k: v for k, v in traits.items() if k not in ("segment", "language")}
+    customer.full_clean()
+    customer.save(update_fields=["segment", "language", "attributes"])
+    return customer
+
+
 def _message_create(
     *,
     conversation: Conversation,
@@ -301,7 +315,7 @@ def timeline_record_many(*, entries: list[dict]) -> list[ConversationEvent]:
             data=entry.get("data") or {},
             created_at=entry.get("at") or timezone.now(),
         )
-        event.full_clean(exclude=["conversation", "actor"])
+        event.full_clean(exclude=["conversation", "actor"], validate_unique=False, validate_constraints=False)
         events.append(event)
     ConversationEvent.objects.bulk_create(events)
     broadcast.notify_timelines(events)

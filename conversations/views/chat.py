@@ -11,7 +11,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import broadcast, selectors, services
-from conversations.identity import TOKEN_MAX_AGE, customer_token_make, customer_token_read, embed_user_verified
+from conversations.identity import (
+    TOKEN_MAX_AGE,
+    customer_token_make,
+    customer_token_read,
+    embed_traits_verified,
+    embed_user_verified,
+)
 from conversations.models import Customer
 
 TOKEN_HEADER = "HTTP_X_BATON_TOKEN"
@@ -25,7 +31,13 @@ def _customer_from_cookie(request: HttpRequest) -> Customer | None:
 def _customer_for_page(request: HttpRequest) -> Customer:
     external_id = request.GET.get("user_id", "").strip()
     if external_id and embed_user_verified(external_id=external_id, user_hash=request.GET.get("user_hash", "")):
-        return services.customer_for_embed(external_id=external_id, name=request.GET.get("name", "").strip())
+        customer = services.customer_for_embed(external_id=external_id, name=request.GET.get("name", "").strip())
+        traits = embed_traits_verified(
+            traits=request.GET.get("traits", ""), traits_hash=request.GET.get("traits_hash", "")
+        )
+        if traits is not None:
+            services.customer_traits_set(customer=customer, traits=traits)
+        return customer
     return _customer_from_cookie(request) or services.customer_create(name=request.GET.get("name", "").strip())
 
 

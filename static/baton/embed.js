@@ -1,6 +1,7 @@
 // Baton chat loader: <script src="https://baton.example.com/static/baton/embed.js" data-baton="https://baton.example.com" async></script>
 // Adds a launcher button that opens the chat in an iframe. Optional data-user-id,
-// data-user-name and data-user-hash identify the site's signed-in user.
+// data-user-name and data-user-hash identify the site's signed-in user;
+// data-user-traits and data-user-traits-hash describe them (segment, language, ...).
 (function () {
   var script = document.currentScript;
   if (!script || window.__batonLoaded) return;
@@ -10,6 +11,9 @@
   if (script.dataset.userId) params.set("user_id", script.dataset.userId);
   if (script.dataset.userName) params.set("name", script.dataset.userName);
   if (script.dataset.userHash) params.set("user_hash", script.dataset.userHash);
+  // Optional facts about the user (JSON: segment, language, plan, ...), signed the same way.
+  if (script.dataset.userTraits) params.set("traits", script.dataset.userTraits);
+  if (script.dataset.userTraitsHash) params.set("traits_hash", script.dataset.userTraitsHash);
 
   var button = document.createElement("button");
   button.type = "button";

@@ -1,9 +1,12 @@
 """Priority rules at handoff: ordered, first match wins, each condition, fire counts."""
 
+import json
+
 import pytest
 
 from conversations import services as conversation_services
-from conversations.models import Conversation
+from conversations.identity import embed_user_hash
+from conversations.models import Conversation, Customer
 from knowledge.models import Entry
 from sla.models import PriorityRule, SLATimer
 from tests.factories import ConversationFactory, CustomerFactory, MessageFactory
@@ -85,3 +88,29 @@ def test_the_category_of_the_bots_best_guess():
     )
     conversation.refresh_from_db()
     assert conversation.priority == 2
+
+
+def _embed(client, traits: str, traits_hash: str):
+    client.get(
+        "/chat/",
+        {"user_id": "site-7", "user_hash": embed_user_hash("site-7"), "traits": traits, "traits_hash": traits_hash},
+    )
+    return Customer.objects.get(external_id="site-7")
+
+
+def test_a_segment_the_embedding_site_signed_makes_its_vip_urgent(client, settings):
+    settings.BATON_EMBED_SECRET = "s3cret"
+    _rule("VIPs first", 1, segment="vip")
+    traits = json.dumps({"segment": "vip", "language": "de", "plan": "enterprise"})
+    customer = _embed(client, traits, embed_user_hash(traits))
+    assert (customer.segment, customer.language, customer.attributes) == ("vip", "de", {"plan": "enterprise"})
+    assert handoff(customer=customer).priority == 1
+
+
+@pytest.mark.parametrize("forged", ["", "0" * 64, "signed-for-something-else"])
+def test_unsigned_or_forged_traits_are_ignored(client, settings, forged):
+    settings.BATON_EMBED_SECRET = "s3cret"
+    traits = json.dumps({"segment": "vip"})
+    hash_ = embed_user_hash(forged) if forged.startswith("signed") else forged
+    customer = _embed(client, traits, hash_)
+    assert (customer.segment, customer.attributes) == ("", {})
