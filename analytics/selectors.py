@@ -30,7 +30,7 @@ from django.urls import reverse
 
 from analytics.filters import Filters
 from analytics.models import HandoffQuestion
-from analytics.percentiles import COUNTS, PERCENTS, duration_percentiles
+from analytics.percentiles import COUNTS, PERCENTS, TOTAL, duration_percentiles
 from analytics.tables import Column, Table, pct
 from conversations.models import Conversation, Message, display_name
 from knowledge.models import Entry
@@ -244,13 +244,10 @@ def queue_report(*, filters: Filters) -> dict:
         handed,
         values=RESPONSE_TIMES,
         group="priority",
-        counts={
-            "n": Count("pk"),
-            "answered": Count("pk", filter=Q(first_agent_reply_at__isnull=False)),
-            "resolved": Count("pk", filter=Q(resolved_at__isnull=False)),
-        },
+        counts={"n": None, "answered": "first_agent_reply_at", "resolved": "resolved_at"},
+        total=True,
     )
-    overall = duration_percentiles(handed, values=RESPONSE_TIMES).get(None, {})
+    overall = by_priority.pop(TOTAL, {})
     rows = []
     for priority in PRIORITIES:
         c = by_priority.get(priority.value, {}).get(COUNTS, {})
@@ -403,7 +400,7 @@ def agents_report(*, filters: Filters, now: datetime) -> dict:
         values=AGENT_TIMES,
         group="assigned_agent",
         percents=(50,),
-        counts={"n": Count("pk"), "resolved": Count("pk", filter=Q(resolved_at__isnull=False))},
+        counts={"n": None, "resolved": "resolved_at"},
     )
     handled = {agent: figures[COUNTS] for agent, figures in times.items()}
     load = dict(
