@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from analytics.models import BreachReport, Dashboard, Preference
+from analytics.models import BreachReport, Dashboard, HandoffQuestion, Preference
 
 
 @admin.register(Preference)
@@ -11,6 +11,22 @@ class PreferenceAdmin(admin.ModelAdmin):
     list_filter = ["time_zone"]
     search_fields = ["user__username", "time_zone"]
     raw_id_fields = ["user"]
+
+
+@admin.register(HandoffQuestion)
+class HandoffQuestionAdmin(admin.ModelAdmin):
+    """What the bot could not answer: read-only, recorded at each low-confidence handoff."""
+
+    list_display = ["text", "conversation", "handed_off_at"]
+    list_filter = ["handed_off_at"]
+    search_fields = ["text"]
+    date_hierarchy = "handed_off_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class _LinkAdmin(admin.ModelAdmin):

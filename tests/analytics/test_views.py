@@ -154,3 +154,10 @@ def test_user_text_is_escaped(week, admin_client):
     html = admin_client.get(reverse("analytics"), WEEK).content.decode()
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_admin_lists_handoff_questions_and_preferences(week, admin_client):
+    response = admin_client.get(reverse("admin:analytics_handoffquestion_changelist"), {"q": "refund"})
+    assert response.status_code == 200
+    assert [q.text for q in response.context["cl"].result_list] == ["how do i get a refund?"] * 2
+    assert admin_client.get(reverse("admin:analytics_preference_changelist")).status_code == 200
