@@ -21,6 +21,7 @@ class HandoffQuestionAdmin(admin.ModelAdmin):
     list_filter = ["handed_off_at"]
     search_fields = ["text"]
     date_hierarchy = "handed_off_at"
+    ordering = ["-handed_off_at"]
 
     def has_add_permission(self, request):
         return False
