@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from conversations import services as conversation_services
 from conversations.models import Conversation, display_name
-from helpdesk.tasks import task_enqueue
 from routing import broadcast, selectors
 from routing.models import AgentProfile, Offer, PresenceLog, RoutingDecision, RoutingSettings, RoutingState, Skill
 
@@ -33,8 +32,9 @@ Presence = AgentProfile.Presence
 Kind = RoutingDecision.Kind
 Status = Conversation.Status
 
-# Conversations looked at per routing step before giving up (none had an eligible agent).
-QUEUE_SCAN = 50
+# Waiting conversations looked at per routing step: those needing skills nobody
+# free has are passed over, so one behind them still gets placed.
+QUEUE_SCAN = 200
 # Routing steps per routing call: a burst of freed capacity is filled in one call.
 STEPS_PER_CALL = 200
 
@@ -97,8 +97,11 @@ def decision_record(
 
 
 def routing_schedule() -> None:
-    """After commit, route the queue: on the cluster, or here in embedded mode."""
-    transaction.on_commit(lambda: task_enqueue("routing.tasks.route"))
+    """After commit, route the queue here and now: a routing step is a few short
+    queries, so the process that freed capacity or queued a conversation fills it
+    without a trip through the task queue. A failure is logged, not raised into
+    the caller's response; the timers' tick routes again within seconds."""
+    transaction.on_commit(route, robust=True)
 
 
 # --- Routing state at handoff ------------------------------------------------
@@ -131,23 +134,31 @@ def handoff_received(*, conversation: Conversation, now: datetime) -> None:
     (so the priority and SLA receivers of the same transaction have run)."""
     RoutingState.objects.filter(pk=conversation.pk).delete()  # a new handoff, a new requirement
     routing_state_for(conversation=conversation, now=now)
-    transaction.on_commit(lambda: task_enqueue("routing.tasks.route_handoff", conversation.pk))
+    transaction.on_commit(lambda: route_handoff(conversation_id=conversation.pk), robust=True)
 
 
 # --- The queue ----------------------------------------------------------------
 
 
-def _queue_head(*, skip: list[int]) -> Conversation | None:
-    """The first waiting conversation nobody is offered or handling, row-locked."""
+def _queue_window() -> list[tuple[int, set[int]]]:
+    """The first waiting conversations nobody is offered, with the skills each
+    needs, in three queries however long the queue (read without locks)."""
     open_offer = Offer.objects.filter(conversation=OuterRef("pk"), state=Offer.State.OPEN)
-    return (
-        Conversation.objects.select_for_update(skip_locked=True)
-        .filter(status=Status.PENDING_HANDOFF)
-        .exclude(pk__in=skip)
+    ids = list(
+        Conversation.objects.filter(status=Status.PENDING_HANDOFF)
         .filter(~Exists(open_offer))
         .order_by("priority", "handed_off_at", "pk")
-        .first()
+        .values_list("pk", flat=True)[:QUEUE_SCAN]
     )
+    required: dict[int, set[int]] = {pk: set() for pk in ids}
+    known = set(RoutingState.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    for conversation in Conversation.objects.filter(pk__in=[pk for pk in ids if pk not in known]):
+        routing_state_for(conversation=conversation, now=timezone.now())  # handed off before routing knew
+    for state_id, skill_id in RoutingState.required_skills.through.objects.filter(
+        routingstate_id__in=ids, routingstate__relaxed_at__isnull=True
+    ).values_list("routingstate_id", "skill_id"):
+        required[state_id].add(skill_id)
+    return list(required.items())
 
 
 def _rank(conversation: Conversation, candidates: list[selectors.Candidate], required: set[int]):
@@ -234,20 +245,23 @@ def route_step(*, now: datetime, settings: RoutingSettings | None = None) -> Rou
     routers run at once without waiting on each other or placing one twice.
     """
     settings = settings or selectors.routing_settings()
-    candidates = selectors.online_candidates()
-    if not any(c.free for c in candidates):
+    online = selectors.online_candidates()
+    candidates = [c for c in online if c.free]
+    if not candidates:
         return None
-    skip: list[int] = []
-    for _ in range(QUEUE_SCAN):
-        conversation = _queue_head(skip=skip)
+    for conversation_id, required in _queue_window():
+        if not any(required <= c.skills for c in candidates):
+            continue  # waits for a skilled agent (or for its skill wait to run out)
+        conversation = (
+            Conversation.objects.select_for_update(skip_locked=True)
+            .filter(pk=conversation_id, status=Status.PENDING_HANDOFF)
+            .first()
+        )
         if conversation is None:
-            return None
-        skip.append(conversation.pk)
+            continue  # another router has it, or it has just been taken
         if Offer.objects.filter(conversation=conversation, state=Offer.State.OPEN).exists():
-            continue  # offered by a router that committed after this statement's snapshot
-        state = routing_state_for(conversation=conversation, now=now)
-        required = selectors.required_skill_ids(state=state)
-        eligible, record = _rank(conversation, candidates, required)
+            continue  # offered by a router that committed after the window was read
+        eligible, record = _rank(conversation, online, required)
         for i, candidate in enumerate(eligible):
             others = [c.describe(eligible=True, why="higher load or busier") for c in eligible[i + 1 :]]
             decision = _place(
@@ -256,7 +270,6 @@ def route_step(*, now: datetime, settings: RoutingSettings | None = None) -> Rou
             if decision is not None:
                 return decision
             record.append(candidate.describe(eligible=False, why="taken by another decision"))
-        _queued_record(conversation=conversation, state=state, record=record, required=required, now=now)
     return None
 
 
@@ -270,6 +283,11 @@ def route(*, now_fn=None) -> int:
             break
         placed += 1
     return placed
+
+
+def route_handoff(*, conversation_id: int) -> None:
+    route()
+    queued_check(conversation_id=conversation_id, now=timezone.now())
 
 
 @transaction.atomic
@@ -595,7 +613,9 @@ def tick(*, now: datetime) -> dict:
         "offline": presence_sweep(now=now, settings=settings),
         "relaxed": skills_relax(now=now, settings=settings),
     }
-    figures["placed"] = route() if any(figures.values()) else 0
+    # Always route: a conversation whose after-commit routing died with its process is
+    # picked up here (three cheap reads when there is nothing to place).
+    figures["placed"] = route()
     figures["grace_s"] = settings.presence_grace_s
     return figures
 
