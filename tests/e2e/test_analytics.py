@@ -5,6 +5,7 @@ import csv
 import threading
 
 import pytest
+from django.db import connection
 from playwright.sync_api import expect
 
 from analytics.services import preference_set
@@ -72,10 +73,15 @@ def test_filter_read_a_chart_download_a_csv_and_see_the_queue_live(live_url, bro
     expect(waiting).to_have_text("1")
     conversation = ConversationFactory(last_seq=1)
     MessageFactory(conversation=conversation, seq=1, body="Where is my parcel?")
+
     # Outside Playwright's thread: the broadcast after commit bridges to the channel layer.
-    handoff = threading.Thread(
-        target=services.conversation_handoff, kwargs={"conversation": conversation, "reason": "customer_request"}
-    )
+    def hand_off():
+        try:
+            services.conversation_handoff(conversation=conversation, reason="customer_request")
+        finally:
+            connection.close()
+
+    handoff = threading.Thread(target=hand_off)
     handoff.start()
     handoff.join(timeout=30)
     expect(waiting).to_have_text("2", timeout=10_000)
