@@ -83,11 +83,12 @@ def rules_matching(*, conversation: Conversation) -> list[RoutingRule]:
     if not rules:
         return []
     customer = conversation.customer
-    category = ""
+    category = said = ""  # read only if some rule looks at them
     sources = conversation.handoff_sources or []
-    if sources and isinstance(sources[0], dict) and sources[0].get("id"):
+    if any(r.category for r in rules) and sources and isinstance(sources[0], dict) and sources[0].get("id"):
         category = Entry.objects.filter(external_id=sources[0]["id"]).values_list("category", flat=True).first() or ""
-    said = " ".join(conversation.messages.filter(sender="customer").values_list("body", flat=True)).lower()
+    if any(r.keywords for r in rules):
+        said = " ".join(conversation.messages.filter(sender="customer").values_list("body", flat=True)).lower()
     matching = []
     for rule in rules:
         if rule.category and rule.category.lower() != category.lower():

@@ -132,7 +132,6 @@ def routing_state_for(*, conversation: Conversation, now: datetime) -> RoutingSt
 def handoff_received(*, conversation: Conversation, now: datetime) -> None:
     """A conversation entered the queue: work out its skills, route after commit
     (so the priority and SLA receivers of the same transaction have run)."""
-    RoutingState.objects.filter(pk=conversation.pk).delete()  # a new handoff, a new requirement
     routing_state_for(conversation=conversation, now=now)
     transaction.on_commit(lambda: route_handoff(conversation_id=conversation.pk), robust=True)
 
@@ -161,10 +160,9 @@ def _queue_window() -> list[tuple[int, set[int]]]:
     return list(required.items())
 
 
-def _rank(conversation: Conversation, candidates: list[selectors.Candidate], required: set[int]):
-    """Eligible agents best first (not tried yet, lowest load, idle longest) and
-    every online agent's line for the record."""
-    tried = set(Offer.objects.filter(conversation=conversation).values_list("agent_id", flat=True))
+def _rank(conversation: Conversation, candidates: list[selectors.Candidate], required: set[int], *, tried: set[int]):
+    """Eligible agents best first (not offered it before, lowest load, idle longest)
+    and every online agent's line for the record."""
     eligible, record = [], []
     for c in candidates:
         if not c.free:
@@ -198,7 +196,12 @@ def _place(
     *, conversation: Conversation, settings: RoutingSettings, candidate: selectors.Candidate, record, now
 ) -> RoutingDecision | None:
     """Offer or assign to this agent if their row is free to lock and they still have room."""
-    profile = AgentProfile.objects.select_for_update(skip_locked=True).filter(pk=candidate.profile_id).first()
+    profile = (
+        AgentProfile.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("user")
+        .filter(pk=candidate.profile_id)
+        .first()
+    )
     if profile is None:
         return None  # another router is placing a conversation with them right now
     if profile.presence != Presence.ONLINE or profile.active_count + profile.offered_count >= profile.capacity:
@@ -259,9 +262,10 @@ def route_step(*, now: datetime, settings: RoutingSettings | None = None) -> Rou
         )
         if conversation is None:
             continue  # another router has it, or it has just been taken
-        if Offer.objects.filter(conversation=conversation, state=Offer.State.OPEN).exists():
+        offers = list(Offer.objects.filter(conversation=conversation).values_list("agent_id", "state"))
+        if any(state == Offer.State.OPEN for _agent, state in offers):
             continue  # offered by a router that committed after the window was read
-        eligible, record = _rank(conversation, online, required)
+        eligible, record = _rank(conversation, online, required, tried={agent for agent, _state in offers})
         for i, candidate in enumerate(eligible):
             others = [c.describe(eligible=True, why="higher load or busier") for c in eligible[i + 1 :]]
             decision = _place(
@@ -298,7 +302,7 @@ def queued_check(*, conversation_id: int, now: datetime) -> None:
         return
     state = routing_state_for(conversation=conversation, now=now)
     required = selectors.required_skill_ids(state=state)
-    _eligible, record = _rank(conversation, selectors.online_candidates(), required)
+    _eligible, record = _rank(conversation, selectors.online_candidates(), required, tried=set())
     _queued_record(conversation=conversation, state=state, record=record, required=required, now=now)
 
 

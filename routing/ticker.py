@@ -11,6 +11,7 @@ whether this process's timer runs; no routing state lives here.
 """
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
@@ -53,7 +54,10 @@ async def _ensure_running() -> None:
     loop = asyncio.get_running_loop()
     task = _tasks.get(loop)
     if task is None or task.done():
-        _tasks[loop] = loop.create_task(_run(), name="baton-routing-ticker")
+        # A fresh context: the caller's belongs to an async_to_sync call whose
+        # thread executor is gone once it returns, and the tick's sync_to_async
+        # would otherwise try to use it.
+        _tasks[loop] = loop.create_task(_run(), name="baton-routing-ticker", context=contextvars.Context())
 
 
 def _idle() -> bool:

@@ -21,7 +21,7 @@ def ticking(settings):
 
 def _online(page, name):
     page.get_by_test_id("presence-select").select_option("online")
-    expect(page.locator("#routing-agents tr[data-presence=online]")).to_contain_text(name)
+    expect(page.locator("#routing-agents tr[data-presence=online]")).to_contain_text(name, timeout=15_000)
 
 
 def _customer_asks_for_a_person(browser, live_url):
