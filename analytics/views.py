@@ -98,8 +98,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 def export(request: HttpRequest, key: str) -> StreamingHttpResponse:
     """One table as CSV, with the page's filters; large tables stream from a cursor."""
-    if key in ("conversations", "breaches") and not request.user.is_staff:
-        raise PermissionDenied("Only staff can export every conversation or breach.")
+    if key == "conversations" and not request.user.is_staff:
+        raise PermissionDenied("Only staff can export every conversation.")
     _form, filters, now = _report(request)
     if key == "conversations":
         table = selectors.conversation_rows(filters=filters)
