@@ -163,3 +163,12 @@ def test_admin_lists_handoff_questions_and_preferences(week, admin_client):
     # H7 (the week after) too: the list is every question, newest first.
     assert [q.text for q in response.context["cl"].result_list] == ["refund???", *["how do i get a refund?"] * 2]
     assert admin_client.get(reverse("admin:analytics_preference_changelist")).status_code == 200
+
+
+def test_a_period_without_breaches(week, admin_client):
+    # P2: only H6, whose first-response breach falls on the Monday after the week.
+    page, html = _get(admin_client, {**WEEK, "priority": 2})
+    assert page.tables["breaches"] == []
+    assert page.tables["sla_compliance"][1]["compliance"] == "0.0%"
+    assert "Nothing in this period." in html and "None" not in html
+    assert read_csv(admin_client.get(reverse("analytics-export", args=["breaches"]), {**WEEK, "priority": 2})) == []
