@@ -1,12 +1,15 @@
-"""The reports: every figure is a database aggregate over the conversations (and,
-later, routing and SLA) tables; Python only arranges the rows.
+"""The reports: every figure is a database aggregate over the conversations, routing
+and SLA tables; Python only arranges the (few) result rows.
 
-Which conversations a figure counts (all in the admin's time zone, see docs/analytics.md):
+Which rows a figure counts (periods are days in the admin's time zone; the table is
+in docs/analytics.md):
 - Bot: conversations *started* in the period; confidence: the bot's answers and
   handoffs that *happened* in the period.
 - Queue and response: conversations *handed off* in the period. Time pending runs from
   handoff to acceptance (or to resolution if resolved from the queue); first response
   from handoff to the first agent reply; resolution from handoff to resolution.
+- SLA: timers *started* in the period; breaches whose deadline is in it.
+- Agents: conversations *accepted* in the period, times from acceptance.
 """
 
 from datetime import datetime, timedelta
