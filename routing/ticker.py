@@ -17,9 +17,9 @@ import threading
 import time
 import weakref
 
-from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -65,13 +65,23 @@ def _idle() -> bool:
         return _state["connections"] == 0 and time.monotonic() - _state["last_closed"] > _state["linger_s"]
 
 
-async def _run() -> None:
+def _tick() -> dict:
     from routing import services
 
+    close_old_connections()
+    try:
+        return services.tick(now=timezone.now())
+    finally:
+        close_old_connections()
+
+
+async def _run() -> None:
     while not _idle():
         await asyncio.sleep(_interval_s())
         try:
-            figures = await database_sync_to_async(services.tick)(now=timezone.now())
+            # In a pool thread of its own, not the one thread the consumers' sync
+            # code shares: a tick waiting on a lock must not hold up agents' frames.
+            figures = await sync_to_async(_tick, thread_sensitive=False)()
         except Exception:
             logger.exception("routing tick failed")
             continue

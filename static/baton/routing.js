@@ -16,6 +16,10 @@ const heartbeatMs = Number(board?.dataset.heartbeatMs || 15000);
 let me = null;
 let isStaff = false;
 const offers = new Map(); // offer id -> {el, deadline}
+// routing.agent events seen, per agent: a board fetched before one of them is older
+// than what the page shows, and must not overwrite it.
+let eventCount = 0;
+const lastEventOf = new Map();
 
 function el(tag, { text = "", cls = "", attrs = {} } = {}) {
   const node = document.createElement(tag);
@@ -114,13 +118,15 @@ function tickCountdowns() {
 setInterval(tickCountdowns, 250);
 
 async function loadBoard() {
+  const fetchedAfter = eventCount;
   const response = await fetch(board.dataset.boardUrl, { headers: { Accept: "application/json" } });
   if (!response.ok) return;
   const data = await response.json();
   me = data.me;
   isStaff = data.is_staff;
-  if (agentsEl) agentsEl.replaceChildren();
-  for (const agent of data.agents) drawAgent(agent);
+  for (const agent of data.agents) {
+    if ((lastEventOf.get(agent.id) || 0) <= fetchedAfter) drawAgent(agent);
+  }
   const open = new Set(data.offers.map((o) => o.id));
   for (const [id, entry] of offers) if (!open.has(id)) { entry.card.remove(); offers.delete(id); }
   for (const offer of data.offers) addOffer(offer, { fresh: false });
@@ -132,7 +138,10 @@ const socket = liveSocket("/ws/inbox/", {
     loadBoard(); // a reconnect may have missed events: re-read the state
   },
   onEvent(event) {
-    if (event.type === "routing.agent") drawAgent(event.agent);
+    if (event.type === "routing.agent") {
+      lastEventOf.set(event.agent.id, ++eventCount);
+      drawAgent(event.agent);
+    }
     else if (event.type === "routing.offer") addOffer(event.offer);
     else if (event.type === "routing.offer_closed") closeOffer(event.offer);
   },

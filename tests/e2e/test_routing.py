@@ -20,6 +20,7 @@ def ticking(settings):
 
 
 def _online(page, name):
+    expect(page.locator("#routing-agents tr", has_text=name)).to_have_count(1)  # the board has loaded
     page.get_by_test_id("presence-select").select_option("online")
     expect(page.locator("#routing-agents tr[data-presence=online]")).to_contain_text(name, timeout=15_000)
 
