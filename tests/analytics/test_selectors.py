@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 
 from analytics.selectors import now_panel
-from sla.models import SLAPolicy, SLATimer
-from tests.analytics.scenario import at
+from sla.models import SLATimer
+from tests.analytics.scenario import at, standard_policy
 from tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ def _timer(*, state, at_risk_at, kind=SLATimer.Kind.FIRST_RESPONSE, conversation
     return SLATimer.objects.create(
         conversation=conversation or ConversationFactory(pending=True),
         kind=kind,
-        policy=SLAPolicy.objects.get(name="Standard"),
+        policy=standard_policy(),
         priority=3,
         target_seconds=3600,
         started_at=start,
