@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 from django.urls import reverse
 
@@ -172,3 +174,23 @@ def test_a_period_without_breaches(week, admin_client):
     assert page.tables["sla_compliance"][1]["compliance"] == "0.0%"
     assert "Nothing in this period." in html and "None" not in html
     assert read_csv(admin_client.get(reverse("analytics-export", args=["breaches"]), {**WEEK, "priority": 2})) == []
+
+
+def test_exports_stream_asynchronously_under_asgi(admin_user):
+    """A synchronous iterator would be read whole before the first byte under ASGI."""
+    from django.test import AsyncRequestFactory
+
+    from analytics import views
+
+    request = AsyncRequestFactory().get(reverse("analytics-export", args=["conversations"]), WEEK)
+    request.user = admin_user
+    response = views.export(request, key="conversations")
+    assert response.is_async
+    lines = iter([f"{i}\n" for i in range(1200)])
+
+    async def read():
+        return [chunk async for chunk in views._async_chunks(lines)]
+
+    chunks = asyncio.run(read())
+    assert [len(c.splitlines()) for c in chunks] == [500, 500, 200]
+    assert "".join(chunks).split() == [str(i) for i in range(1200)]
