@@ -1,6 +1,7 @@
 """A P1 conversation with a short target, watched by an admin: the countdown runs,
 the badge turns At risk, then Breached, and the bell shows the breach, all live."""
 
+import re
 import threading
 
 import pytest
@@ -9,12 +10,23 @@ from playwright.sync_api import expect
 
 from helpdesk.tasks import channel_layer_is_process_local
 from sla import tasks
-from sla.models import Breach, PriorityRule, SLAPolicy, SLATarget
+from sla.models import DEFAULT_TARGETS, Breach, PriorityRule, SLAPolicy, SLATarget
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.e2e
 
 FIRST_RESPONSE_SECONDS = 8  # at risk after 6.4 s
+
+
+@pytest.fixture
+def policy_standard(transactional_db):
+    SLAPolicy.objects.update(is_default=False)
+    policy = SLAPolicy.objects.create(name="Standard (test)", is_default=True)
+    for priority, (first_response, resolution) in DEFAULT_TARGETS.items():
+        SLATarget.objects.create(
+            policy=policy, priority=priority, first_response_seconds=first_response, resolution_seconds=resolution
+        )
+    return policy
 
 
 @pytest.fixture
@@ -100,3 +112,44 @@ def test_a_p1_countdown_turns_at_risk_then_breached_and_rings_the_admins_bell(li
     breach = Breach.objects.get()
     assert breach.priority == 1
     assert breach.detected_at >= breach.deadline
+
+
+def test_the_queue_sorts_by_time_to_breach(live_url, browser, policy_standard):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sla import services
+    from tests.factories import ConversationFactory
+
+    now = timezone.now()
+    # Server order: P2 before P3. But the P3 conversation has waited 59 of its 60 minutes.
+    urgent_soon = ConversationFactory(pending=True, priority=3, handed_off_at=now - timedelta(minutes=59))
+    later = ConversationFactory(pending=True, priority=2, handed_off_at=now)
+
+    # In a thread of its own: the service pushes on commit, which it cannot do from
+    # the thread where Playwright's event loop runs.
+    def start_timers():
+        from django.db import connection
+
+        for conversation in (urgent_soon, later):
+            services.timers_start(conversation=conversation, now=now)
+        connection.close()
+
+    starter = threading.Thread(target=start_timers)
+    starter.start()
+    starter.join(timeout=30)
+    UserFactory(username="alice", first_name="Alice")
+
+    page = browser.new_context().new_page()
+    page.goto(f"{live_url}/login/?next=/inbox/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("pw-for-tests")
+    page.get_by_role("button", name="Sign in").click()
+    rows = page.locator("#inbox-rows tr[data-conversation]")
+    expect(rows.first).to_have_attribute("data-conversation", str(later.pk))
+    expect(rows.nth(0).get_by_test_id("sla-countdown")).to_contain_text("left")
+    page.get_by_test_id("sla-sort").click()
+    expect(page.get_by_test_id("sla-sort")).to_have_attribute("aria-pressed", "true")
+    expect(rows.first).to_have_attribute("data-conversation", str(urgent_soon.pk))
+    expect(rows.first.get_by_test_id("sla-countdown")).to_contain_text(re.compile(r"^0:\d\d left$"))
