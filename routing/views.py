@@ -28,6 +28,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 def board(request: HttpRequest) -> JsonResponse:
     """The agents (all of them for admins) and one's own open offers, for the page to draw."""
     now = timezone.now()
+    services.agent_profile_for(request.user)  # an agent's first page may come before their socket
     return JsonResponse(
         {
             "me": request.user.pk,

@@ -147,6 +147,7 @@ const socket = liveSocket("/ws/inbox/", {
   },
 });
 setInterval(() => socket.send({ type: "presence.heartbeat" }), heartbeatMs);
+loadBoard(); // at once, not only when the socket opens
 
 presenceSelect?.addEventListener("change", () => {
   showPresence(presenceSelect.value);
