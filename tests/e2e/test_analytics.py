@@ -68,6 +68,13 @@ def test_filter_read_a_chart_download_a_csv_and_see_the_queue_live(live_url, bro
     assert rows["P3 Normal"]["Handed off"] == "0"  # filtered out
     assert rows["All"]["Handed off"] == "3"
 
+    # Every conversation, streamed from a server-side cursor through ASGI.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="All conversations (CSV)").click()
+    download.value.save_as(tmp_path / "all.csv")
+    started = [r["Started"] for r in csv.DictReader((tmp_path / "all.csv").open())]
+    assert len(started) == 3 and started[0] == "2026-03-03T10:00:00+01:00"  # H1, H2, H3
+
     # A new handoff reaches the "now" panel without a reload.
     waiting = page.locator('[data-now="waiting"]')
     expect(waiting).to_have_text("1")
