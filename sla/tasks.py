@@ -12,6 +12,7 @@ import logging
 import time
 from datetime import timedelta
 
+from django.db import close_old_connections
 from django.utils import timezone
 
 from helpdesk.tasks import channel_layer_is_process_local
@@ -49,8 +50,10 @@ def sla_sweep_loop(*, seconds: float = LOOP_SECONDS, tick: float = SWEEP_TICK_SE
         try:
             sla_sweep_once()
         except Exception:
-            # A failed sweep rolled back; the next tick redoes its work.
+            # A failed sweep rolled back; the next tick redoes its work (on a fresh
+            # connection if this one broke, e.g. the database restarted).
             logger.exception("SLA sweep failed")
+            close_old_connections()
         sweeps += 1
         next_tick += tick
         time.sleep(max(0.0, next_tick - time.monotonic()))
