@@ -9,7 +9,6 @@ urlpatterns = [
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/list/", inbox.inbox_list, name="inbox-list"),
     path("inbox/c/<int:pk>/", inbox.conversation_detail, name="inbox-conversation"),
-    path("inbox/c/<int:pk>/accept/", inbox.conversation_accept, name="inbox-accept"),
     path("inbox/c/<int:pk>/reply/", inbox.conversation_reply, name="inbox-reply"),
     path("inbox/c/<int:pk>/resolve/", inbox.conversation_resolve, name="inbox-resolve"),
     path("inbox/c/<int:pk>/learn/", inbox.conversation_learn, name="inbox-learn"),

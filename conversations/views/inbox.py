@@ -82,18 +82,6 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def conversation_accept(request: HttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(Conversation, pk=pk)
-    try:
-        services.conversation_accept(conversation_id=pk, agent=request.user)
-    except services.ConversationAlreadyTaken as e:
-        flash.error(request, str(e))
-        return redirect("inbox")
-    return redirect("inbox-conversation", pk=pk)
-
-
-@login_required
-@require_POST
 def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(Conversation, pk=pk)
     wants_json = request.headers.get("Accept", "").startswith("application/json")

@@ -120,7 +120,7 @@ def test_conversation_page_requires_login_and_404s_unknown_ids(client, agent_cli
     conversation = ConversationFactory(pending=True)
     assert client.get(reverse("inbox-conversation", args=[conversation.pk])).status_code == 302
     assert agent_client.get(reverse("inbox-conversation", args=[conversation.pk + 999])).status_code == 404
-    assert agent_client.post(reverse("inbox-accept", args=[conversation.pk + 999])).status_code == 404
+    assert agent_client.post(reverse("routing-take", args=[conversation.pk + 999])).status_code == 404
 
 
 def test_pending_view_lists_p1_first_then_oldest(agent_client):
@@ -140,7 +140,7 @@ def test_unknown_inbox_view_is_a_404(agent_client):
 
 def test_accept_reply_resolve_through_the_pages(agent, agent_client, customer):
     conversation = ConversationFactory(customer=customer, pending=True)
-    response = agent_client.post(reverse("inbox-accept", args=[conversation.pk]))
+    response = agent_client.post(reverse("routing-take", args=[conversation.pk]))
     assert response.url == reverse("inbox-conversation", args=[conversation.pk])
     response = agent_client.post(
         reverse("inbox-reply", args=[conversation.pk]), {"body": "On it"}, headers={"Accept": "application/json"}
@@ -157,7 +157,7 @@ def test_losing_an_accept_race_is_explained(agent, other_agent, customer):
     services.conversation_accept(conversation_id=conversation.pk, agent=agent)
     bob = Client()
     bob.force_login(other_agent)
-    response = bob.post(reverse("inbox-accept", args=[conversation.pk]), follow=True)
+    response = bob.post(reverse("routing-take", args=[conversation.pk]), follow=True)
     assert "Alice already accepted this conversation." in response.content.decode()
 
 
