@@ -287,17 +287,30 @@ def timeline_record(
     The one write path for routing decisions, priority changes, SLA events and
     transfers; ``at`` is when it happened, if not now (a breach found late).
     """
+    event = _timeline_event(conversation_id=conversation.pk, kind=kind, text=text, actor=actor, data=data, at=at)
+    event.save()
+    broadcast.notify_timeline(event)
+    return event
+
+
+def _timeline_event(
+    *,
+    conversation_id: int,
+    kind: str,
+    text: str,
+    actor: AbstractBaseUser | None = None,
+    data: dict | None = None,
+    at: datetime | None = None,
+) -> ConversationEvent:
     event = ConversationEvent(
-        conversation=conversation,
+        conversation_id=conversation_id,
         kind=kind,
         text=text[:500],
         actor=actor,
         data=data or {},
         created_at=at or timezone.now(),
     )
-    event.full_clean(exclude=["conversation", "actor"])
-    event.save()
-    broadcast.notify_timeline(event)
+    event.full_clean(exclude=["conversation", "actor"], validate_unique=False, validate_constraints=False)
     return event
 
 
@@ -305,18 +318,7 @@ def timeline_record_many(*, entries: list[dict]) -> list[ConversationEvent]:
     """``timeline_record`` for many conversations in one INSERT (an SLA sweep that
     finds a thousand breaches at once); each entry holds its keyword arguments,
     with ``conversation_id`` instead of ``conversation``."""
-    events = []
-    for entry in entries:
-        event = ConversationEvent(
-            conversation_id=entry["conversation_id"],
-            kind=entry["kind"],
-            text=entry["text"][:500],
-            actor=entry.get("actor"),
-            data=entry.get("data") or {},
-            created_at=entry.get("at") or timezone.now(),
-        )
-        event.full_clean(exclude=["conversation", "actor"], validate_unique=False, validate_constraints=False)
-        events.append(event)
+    events = [_timeline_event(**entry) for entry in entries]
     ConversationEvent.objects.bulk_create(events)
     broadcast.notify_timelines(events)
     return events
