@@ -156,7 +156,10 @@ def sla_sweep(*, now: datetime, grace: timedelta = timedelta(0), batch: int = SW
     while True:
         result = _sweep_batch(now=now, cutoff=now - grace, batch=batch)
         total += result
-        if result.at_risk < batch and result.breached < batch:
+        # A short batch does not mean the work is done: rows another sweeper held
+        # (its timers, or the conversation of a timer it holds) were skipped. Stop
+        # only when nothing could be claimed; the holder loops after its commit.
+        if not (result.at_risk or result.breached):
             return total
 
 
