@@ -10,6 +10,9 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from conversations.models import Conversation, ConversationEvent, Message, display_name
+from helpdesk import outbox
+from helpdesk.db import on_commit_once
+from helpdesk.tasks import channel_layer_is_process_local
 
 INBOX_GROUP = "inbox"
 # Waiting customers whose place in the queue is pushed live when the queue moves.
@@ -70,18 +73,17 @@ def conversation_payload(conversation: Conversation, *, queue_position: int | No
     }
 
 
-def _send(groups: list[str], event: dict) -> None:
-    layer = get_channel_layer()
-    for group in groups:
-        async_to_sync(layer.group_send)(group, event)
-
-
-def send_on_commit(groups: list[str], event: dict) -> None:
-    transaction.on_commit(lambda: _send(groups, event))
-
-
 def _send_many(messages: list[tuple[list[str], dict]]) -> None:
+    """Hand (groups, event) pairs to the channel layer, in order.
+
+    Redis: queued to this process's sender (``helpdesk.outbox``), which reuses one
+    connection pool. The in-memory layer of embedded mode must be reached on the
+    ASGI server's own loop, which ``async_to_sync`` finds from the server's threads.
+    """
     layer = get_channel_layer()
+    if not channel_layer_is_process_local():
+        outbox.submit(layer, messages)
+        return
 
     async def send_all():
         for groups, event in messages:
@@ -89,6 +91,10 @@ def _send_many(messages: list[tuple[list[str], dict]]) -> None:
                 await layer.group_send(group, event)
 
     async_to_sync(send_all)()
+
+
+def send_on_commit(groups: list[str], event: dict) -> None:
+    transaction.on_commit(lambda: _send_many([(groups, event)]))
 
 
 def send_many_on_commit(messages: list[tuple[list[str], dict]]) -> None:
@@ -142,23 +148,24 @@ def notify_conversation(conversation: Conversation, *, queue_position: int | Non
     )
 
 
+def _queue_positions_send() -> None:
+    waiting = (
+        Conversation.objects.filter(status=Conversation.Status.PENDING_HANDOFF)
+        .order_by("priority", "handed_off_at", "pk")
+        .values_list("pk", "customer_id")[:QUEUE_POSITIONS_PUSHED]
+    )
+    _send_many(
+        [
+            (
+                [customer_group(customer_id)],
+                {"type": "conversation.queue", "conversation": conversation_id, "queue_position": position},
+            )
+            for position, (conversation_id, customer_id) in enumerate(waiting, start=1)
+        ]
+    )
+
+
 def notify_queue_positions() -> None:
-    """After the queue changed, tell the first waiting customers their new place."""
-
-    def send():
-        waiting = (
-            Conversation.objects.filter(status=Conversation.Status.PENDING_HANDOFF)
-            .order_by("priority", "handed_off_at", "pk")
-            .values_list("pk", "customer_id")[:QUEUE_POSITIONS_PUSHED]
-        )
-        _send_many(
-            [
-                (
-                    [customer_group(customer_id)],
-                    {"type": "conversation.queue", "conversation": conversation_id, "queue_position": position},
-                )
-                for position, (conversation_id, customer_id) in enumerate(waiting, start=1)
-            ]
-        )
-
-    transaction.on_commit(send)
+    """After the queue changed, tell the first waiting customers their new place
+    (once per transaction, however many changes in it moved the queue)."""
+    on_commit_once(_queue_positions_send)

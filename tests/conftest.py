@@ -1,12 +1,47 @@
 """Personas shared by every test: a customer, two agents, an admin and an outsider."""
 
 import pytest
+import redis
 from django.test import Client
 
 from conversations.identity import customer_token_make
 from conversations.management.commands.demo_data import DEMO_KB
+from helpdesk import outbox
 from knowledge.services import kb_import_jsonl
 from tests.factories import CustomerFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _channel_layer_reset():
+    """Each test starts with an empty channel layer, as it starts with an empty
+    database. With Redis: events still on their way are sent, then every key of
+    this run's prefix goes (group members a test left, events nobody received:
+    channels of one process share one Redis key, which holds at most ``capacity``
+    events, so leftovers would crowd out a later test's). And channels-redis keeps
+    one receive lock per layer, while each test runs its consumers on an event
+    loop of its own: a receive cancelled as a test's loop closes can leave the
+    lock held by the dead loop, so each test's receivers start afresh."""
+    yield
+    from channels.layers import channel_layers
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return
+    outbox.flush()
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        # Groups are "<prefix>:group:<name>", channels "<prefix>specific.<...>" (channels-redis).
+        keys = [key for match in (f"{prefix}:*", f"{prefix}specific.*") for key in client.scan_iter(match=match)]
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+    for layer in channel_layers.backends.values():
+        layer.receive_count = 0
+        layer.receive_lock = layer.receive_event_loop = None
+        layer.receive_buffer.clear()
+        layer.receive_cleaners.clear()
 
 
 @pytest.fixture

@@ -1,0 +1,44 @@
+"""on_commit_once: after-commit work asked for several times in one transaction runs once."""
+
+import pytest
+from django.db import transaction
+
+from helpdesk.db import on_commit_once
+
+pytestmark = pytest.mark.django_db
+
+
+def test_work_asked_twice_at_one_level_runs_once(django_capture_on_commit_callbacks):
+    ran = []
+
+    def work():
+        ran.append(1)
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        on_commit_once(work)
+        on_commit_once(work)
+    assert ran == [1]
+
+
+def test_work_asked_in_a_rolled_back_savepoint_is_asked_again(django_capture_on_commit_callbacks):
+    ran = []
+
+    def work():
+        ran.append(1)
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        try:
+            with transaction.atomic():
+                on_commit_once(work)
+                raise RuntimeError("the change is undone")
+        except RuntimeError:
+            pass
+        on_commit_once(work)  # the first request went with the savepoint
+    assert ran == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_work_runs_at_once():
+    ran = []
+    on_commit_once(lambda: ran.append(1))
+    assert ran == [1]
