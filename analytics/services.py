@@ -24,7 +24,7 @@ def question_normalise(body: str) -> str:
     return " ".join(body.split()).lower()[:200]
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def handoff_question_record(*, conversation: Conversation) -> HandoffQuestion | None:
     """Keep the question the bot could not answer, if it handed off for that (once per conversation)."""
     message = conversation_services.handoff_question(conversation=conversation)

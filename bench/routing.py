@@ -1,30 +1,39 @@
-"""Routing benchmark: handoffs from concurrent workers onto agents with mixed
-capacities and skills, resolving conversations as it goes.
+"""Routing benchmark: handoffs from concurrent worker processes onto agents with
+mixed capacities and skills, resolving conversations as it goes.
 
-    python -m bench.routing --conversations 2000 --agents 50 --workers 8 --json
+    DATABASE_URL=postgres://… REDIS_URL=redis://… python -m bench.routing \\
+        --conversations 2000 --agents 50 --workers 8 --json
 
-Runs against the configured database (use a scratch PostgreSQL one: it migrates
-it and replaces its agents "bench-agent-*" and customers "bench-*"). Each worker
-hands off conversations through ``conversations.services.conversation_handoff``;
-routing runs as it does in production, after the commit (tasks inline, as the
-django-q2 cluster would run them); then the worker resolves the oldest assigned
-conversation whenever the team is more than ``--busy`` full, which frees capacity
-and routes the queue again. Mode ``auto_assign`` (no human in the loop to accept).
+Use a scratch PostgreSQL database: it migrates it and replaces its agents
+"bench-agent-*" and customers "bench-*". The workers are processes (as a
+deployment's ASGI and django-q2 workers are), each with its own database
+connection, started together. Each hands off its share of the conversations
+through ``conversations.services.conversation_handoff``; routing runs as it does
+in production, after the commit, in the process that committed (or in the one
+routing at that moment). After each handoff, while agents are over ``--busy`` of
+their capacity, one of them resolves their oldest conversation (agents keep up
+with what piles up; at most three per handoff), which frees capacity and routes
+the queue again.
+Mode ``auto_assign`` (no human in the loop to accept an offer).
 
-Figures: ``decisions_per_s`` (routing decisions recorded per second of the run),
-``assign_p50_ms``/``assign_p99_ms`` (handoff committed → assignment committed),
-``double_assignments`` (conversations assigned more than once), ``capacity_violations``
-(agent·samples above capacity, counted from the rows by a monitor thread every
-100 ms, plus counters that disagree with the rows at the end), ``lost`` (waiting at
-the end although an eligible online agent has room), ``load_spread`` (max - min
-active conversations among agents with the same skills and capacity, at the end).
-The last line printed is one JSON object.
+Figures: ``decisions_per_s`` (routing decisions recorded per second of the run:
+assigned, queued, ...), ``assign_p50_ms``/``assign_p99_ms`` (handoff committed →
+assignment committed, from the two commit hooks, on the machine's monotonic
+clock, which all processes share), ``double_assignments`` (conversations
+assigned more than once), ``capacity_violations`` (agent·samples above capacity,
+counted from the conversation rows by a monitor every 100 ms, plus counters that
+disagree with the rows at the end), ``lost`` (waiting at the end although an
+eligible online agent has room), ``load_spread`` (max - min active conversations
+among agents with the same skills and capacity, at the end). The last line
+printed is one JSON object.
 """
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
+import resource
 import statistics
 import threading
 import time
@@ -33,11 +42,14 @@ from collections import Counter, defaultdict
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
-# Routing's after-commit tasks run in the worker that committed, as a cluster worker would.
+# Routing's after-commit work runs in the process that committed, as in production.
 os.environ.setdefault("BATON_Q_SYNC", "1")
 
 CAPACITIES = [3, 5, 8]
 SKILL_SETS = [("billing",), ("technical",), ("billing", "de")]
+AGENT_PREFIX = "bench-agent-"
+# A worker resolves at most this many conversations after each handoff.
+RESOLVES_PER_HANDOFF = 3
 TOPICS = [
     ("My invoice shows the wrong amount", "", 0.4),
     ("The app shows an error when I log in", "", 0.4),
@@ -52,35 +64,31 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--conversations", type=int, default=2000)
-    parser.add_argument("--agents", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--busy", type=float, default=0.6, help="resolve when the team is fuller than this")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    django.setup()
+def _cpu_busy() -> float:
+    """Seconds of CPU the whole machine spent busy so far (all processes: the
+    workers, PostgreSQL, Redis), from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _setup(args) -> tuple[list[int], list[int]]:
+    """A fresh team and a fresh set of bot conversations; returns (agent ids, conversation ids)."""
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from django.db import connection, transaction
-    from django.db.models import Count, Q
+    from django.db import connection
     from django.utils import timezone
 
-    from conversations import services as conversation_services
-    from conversations import signals
-    from conversations.models import Conversation, Customer, Message
+    from conversations.models import Conversation, ConversationEvent, Customer, Message
     from routing import services
-    from routing.models import AgentProfile, Offer, RoutingDecision, RoutingRule, RoutingSettings, RoutingState, Skill
+    from routing.models import AgentProfile, RoutingDecision, RoutingRule, RoutingSettings, RoutingState, Skill
 
     User = get_user_model()
     call_command("migrate", verbosity=0)
     rng = random.Random(args.seed)
-
-    # --- a fresh team and a fresh queue --------------------------------------------
     Customer.objects.filter(name__startswith="bench-").delete()
-    User.objects.filter(username__startswith="bench-agent-").delete()
+    User.objects.filter(username__startswith=AGENT_PREFIX).delete()
     RoutingSettings.objects.update_or_create(
         pk=1, defaults={"mode": RoutingSettings.Mode.AUTO_ASSIGN, "skill_wait_s": 3600, "requeue_on_offline": False}
     )
@@ -95,13 +103,12 @@ def main():
     now = timezone.now()
     agents = []
     for i in range(args.agents):
-        user = User.objects.create_user(username=f"bench-agent-{i:03d}", first_name=f"Agent {i}")
+        user = User.objects.create_user(username=f"{AGENT_PREFIX}{i:03d}", first_name=f"Agent {i}")
         profile = services.agent_profile_for(user)
         AgentProfile.objects.filter(pk=profile.pk).update(capacity=CAPACITIES[i % len(CAPACITIES)])
         profile.skills.set([skills[s] for s in SKILL_SETS[i % len(SKILL_SETS)]])
         services.presence_set(user=user, status=AgentProfile.Presence.ONLINE, now=now)
-        agents.append(user)
-    total_capacity = sum(AgentProfile.objects.filter(user__in=agents).values_list("capacity", flat=True))
+        agents.append(user.pk)
 
     customers, bodies = [], []
     for i in range(args.conversations):
@@ -113,18 +120,100 @@ def main():
     Message.objects.bulk_create(
         [Message(conversation=c, seq=1, sender="customer", body=b) for c, b in zip(conversations, bodies, strict=True)]
     )
-    ids = [c.pk for c in conversations]
+    # Start from settled tables, not from what earlier runs left for autovacuum.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for model in (Conversation, Message, AgentProfile, RoutingState, RoutingDecision, ConversationEvent):
+                cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
+    return agents, [c.pk for c in conversations]
+
+
+def _worker(ids: list[int], agents: list[int], busy: float, start, results) -> None:
+    """One worker process: hand off its conversations one by one, and after each,
+    let agents resolve while they are over ``busy`` of their capacity.
+    Sends back when each of its handoffs and of the assignments it committed
+    happened (monotonic clock), and any error."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.db.models import F
+
+    from conversations import services as conversation_services
+    from conversations import signals
+    from conversations.models import Conversation
+    from helpdesk import outbox
+
+    User = get_user_model()
+
+    handed, assigned_at, errors = {}, {}, []
+
+    def on_assigned(sender, *, assigned: list, **kwargs):
+        pks = [conversation.pk for conversation, _agent in assigned]
+        transaction.on_commit(lambda: assigned_at.update(dict.fromkeys(pks, time.monotonic())))
+
+    signals.conversations_assigned.connect(on_assigned, dispatch_uid="bench.routing")
+
+    agents_by_id = User.objects.in_bulk(agents)
+
+    over_capacity_share = {
+        "assigned_agent__agent_profile__active_count__gt": F("assigned_agent__agent_profile__capacity") * busy
+    }
+
+    def resolve_while_busy():
+        """While agents are over ``busy`` of their capacity, one of them resolves
+        their oldest conversation (agents keep up with what piles up), up to
+        ``RESOLVES_PER_HANDOFF`` times. Conversations another worker is resolving
+        are passed over, so the workers do not queue behind one agent."""
+        for _ in range(RESOLVES_PER_HANDOFF):
+            with transaction.atomic():
+                oldest = (
+                    Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+                    .filter(status=Conversation.Status.ASSIGNED, **over_capacity_share)
+                    .order_by("assigned_at", "pk")
+                    .values_list("pk", "assigned_agent_id")
+                    .first()
+                )
+                if oldest is None:
+                    return
+                conversation_services.conversation_resolve(conversation_id=oldest[0], agent=agents_by_id[oldest[1]])
+
+    start.wait()
+    try:
+        for pk in ids:
+            conversation = Conversation.objects.get(pk=pk)
+            with transaction.atomic():
+                transaction.on_commit(lambda pk=pk: handed.__setitem__(pk, time.monotonic()))
+                conversation_services.conversation_handoff(conversation=conversation, reason="customer_request")
+            resolve_while_busy()
+    except Exception as e:  # reported in the figures, not swallowed
+        errors.append(repr(e))
+    finally:
+        outbox.flush()
+        connection.close()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        results.put((handed, assigned_at, errors, usage.ru_utime + usage.ru_stime))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=2000)
+    parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument(
+        "--busy", type=float, default=0.6, help="an agent over this share of their capacity resolves one"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    django.setup()
+    from django.db import connection, connections
+    from django.db.models import Count, Q
+
+    from conversations.models import Conversation
+    from routing.models import AgentProfile, Offer, RoutingDecision, RoutingState
+
+    agents, ids = _setup(args)
     first_decision = RoutingDecision.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-
-    # --- timing hooks: commit of the handoff, commit of the assignment ------------------
-    handed_at: dict[int, float] = {}
-    assigned_at: dict[int, float] = {}
-
-    def on_assigned(sender, *, conversation, **kwargs):
-        pk = conversation.pk
-        transaction.on_commit(lambda: assigned_at.setdefault(pk, time.perf_counter()))
-
-    signals.conversation_assigned.connect(on_assigned, dispatch_uid="bench.routing")
+    connections.close_all()  # the workers are forked: each opens its own connection
 
     # --- monitor: capacity read from the rows, never from the counters ---------------
     violations = 0
@@ -134,7 +223,7 @@ def main():
         nonlocal violations
         while not stop.is_set():
             over = (
-                AgentProfile.objects.filter(user__in=agents)
+                AgentProfile.objects.filter(user__username__startswith=AGENT_PREFIX)
                 .annotate(
                     busy=Count(
                         "user__assigned_conversations",
@@ -149,54 +238,33 @@ def main():
             stop.wait(0.1)
         connection.close()
 
-    # --- workers ---------------------------------------------------------------------
-    todo = list(ids)
-    todo_lock = threading.Lock()
-    errors: list[str] = []
-
-    def resolve_oldest_if_busy():
-        with transaction.atomic():
-            active = Conversation.objects.filter(status=Conversation.Status.ASSIGNED)
-            if active.count() <= args.busy * total_capacity:
-                return
-            oldest = (
-                active.select_for_update(skip_locked=True, of=("self",))
-                .order_by("assigned_at", "pk")
-                .select_related("assigned_agent")
-                .first()
-            )
-            if oldest is not None:
-                conversation_services.conversation_resolve(conversation_id=oldest.pk, agent=oldest.assigned_agent)
-
-    def worker():
-        try:
-            while True:
-                with todo_lock:
-                    if not todo:
-                        return
-                    pk = todo.pop(0)
-                conversation = Conversation.objects.get(pk=pk)
-                with transaction.atomic():
-                    transaction.on_commit(lambda pk=pk: handed_at.__setitem__(pk, time.perf_counter()))
-                    conversation_services.conversation_handoff(conversation=conversation, reason="customer_request")
-                resolve_oldest_if_busy()
-        except Exception as e:  # reported in the figures, not swallowed
-            errors.append(repr(e))
-        finally:
-            connection.close()
-
+    context = multiprocessing.get_context("fork")
+    start, results = context.Event(), context.Queue()
+    processes = [
+        context.Process(target=_worker, args=(ids[k :: args.workers], agents, args.busy, start, results))
+        for k in range(args.workers)
+    ]
+    for p in processes:
+        p.start()
     watcher = threading.Thread(target=monitor)
     watcher.start()
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(args.workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    started = time.monotonic()
+    start.set()
+    handed_at, assigned_at, errors, worker_cpu = {}, {}, [], 0.0
+    busy_before = _cpu_busy()
+    for _ in processes:
+        handed, assigned, errs, cpu = results.get()
+        worker_cpu += cpu
+        handed_at.update(handed)
+        for pk, at in assigned.items():
+            assigned_at[pk] = min(at, assigned_at.get(pk, at))
+        errors += errs
+    elapsed = time.monotonic() - started
+    machine_cpu = _cpu_busy() - busy_before
+    for p in processes:
+        p.join()
     stop.set()
     watcher.join()
-    signals.conversation_assigned.disconnect(dispatch_uid="bench.routing")
 
     # --- figures from the rows -----------------------------------------------------------
     decisions = RoutingDecision.objects.filter(pk__gt=first_decision, conversation_id__in=ids)
@@ -253,6 +321,10 @@ def main():
         "capacity_violations": violations + mismatched,
         "lost": lost,
         "load_spread": spread,
+        "cpu_ms_per_handoff": {
+            "workers": round(worker_cpu * 1000 / max(1, len(handed_at)), 2),
+            "machine": round(machine_cpu * 1000 / max(1, len(handed_at)), 2),
+        },
         "errors": errors[:5],
         "database": connection.vendor,
     }

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from conversations import broadcast, signals
@@ -91,6 +91,7 @@ def _message_create(
     conversation: Conversation,
     sender: str,
     body: str,
+    seq: int | None = None,
     agent: AbstractBaseUser | None = None,
     confidence: float | None = None,
     sources: list | None = None,
@@ -98,10 +99,14 @@ def _message_create(
     """Store a message with the conversation's next sequence number.
 
     The conditional ``UPDATE ... SET last_seq = last_seq + 1`` takes the row lock,
-    so concurrent writers to one conversation get consecutive numbers.
+    so concurrent writers to one conversation get consecutive numbers. A caller
+    whose own UPDATE of the row already took the number (a status change that
+    also sets ``last_seq = last_seq + 1``) passes it as ``seq``.
     """
-    Conversation.objects.filter(pk=conversation.pk).update(last_seq=F("last_seq") + 1, updated_at=timezone.now())
-    seq = Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation.pk)
+    if seq is None:
+        Conversation.objects.filter(pk=conversation.pk).update(last_seq=F("last_seq") + 1, updated_at=timezone.now())
+        seq = Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation.pk)
+    conversation.last_seq = seq
     message = Message(
         conversation=conversation,
         seq=seq,
@@ -111,10 +116,25 @@ def _message_create(
         confidence=confidence,
         sources=sources or [],
     )
-    message.full_clean(exclude=["conversation", "agent"])
-    message.save()
+    # Constraints are the database's to enforce; validating them here costs queries.
+    message.full_clean(exclude=["conversation", "agent"], validate_unique=False, validate_constraints=False)
+    message.save(force_insert=True)
     broadcast.notify_message(message, conversation=conversation)
     return message
+
+
+def _system_messages_create(messages: list[tuple[Conversation, int, str]]) -> list[Message]:
+    """System messages (conversation, seq, body) for several locked conversations
+    whose own UPDATE took each number, in one INSERT."""
+    created = Message.objects.bulk_create(
+        [
+            Message(conversation=conversation, seq=seq, sender=Message.Sender.SYSTEM, body=body, sources=[])
+            for conversation, seq, body in messages
+        ]
+    )
+    for message in created:
+        broadcast.notify_message(message, conversation=message.conversation)
+    return created
 
 
 def _open_conversation_locked(*, customer: Customer) -> Conversation:
@@ -193,7 +213,7 @@ _HANDOFF_TEXT = {
 }
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def conversation_handoff(
     *, conversation: Conversation, reason: str, confidence: float | None = None, sources: list | None = None
 ) -> bool:
@@ -206,20 +226,24 @@ def conversation_handoff(
         handoff_sources=sources or [],
         handed_off_at=now,
         updated_at=now,
+        last_seq=F("last_seq") + 1,  # the number of the system message below
     )
     if not updated:
         return False
-    conversation.refresh_from_db()
+    # The customer too: the receivers' rules match on segment and language.
+    conversation.refresh_from_db(from_queryset=Conversation.objects.select_related("customer"))
     _message_create(
         conversation=conversation,
+        seq=conversation.last_seq,
         sender=Message.Sender.SYSTEM,
         body=_HANDOFF_TEXT[Conversation.HandoffReason(reason)] + " You'll see their reply here.",
     )
+    # Before the hook: routing runs after commit and its events (an offer, the
+    # queue's places) must follow this one. A priority rule's change follows too.
+    # No place in the queue here: most handoffs are placed at once; routing pushes
+    # the places of those that wait.
+    broadcast.notify_conversation(conversation, event="handed_off")
     signals.conversation_handed_off.send(sender=Conversation, conversation=conversation)
-    broadcast.notify_conversation(
-        conversation, queue_position=queue_position(conversation=conversation), event="handed_off"
-    )
-    broadcast.notify_queue_positions()
     return True
 
 
@@ -232,39 +256,79 @@ def customer_request_handoff(*, customer: Customer) -> Conversation:
     return conversation
 
 
-@transaction.atomic
 def conversation_accept(*, conversation_id: int, agent: AbstractBaseUser) -> Conversation:
-    """Assign a pending conversation to ``agent``; exactly one of racing agents wins."""
-    now = timezone.now()
-    updated = Conversation.objects.filter(pk=conversation_id, status=Status.PENDING_HANDOFF).update(
-        status=Status.ASSIGNED, assigned_agent=agent, assigned_at=now, updated_at=now
-    )
+    """Assign a pending conversation to ``agent``; exactly one of racing agents wins.
+
+    Raises ConversationAlreadyTaken, outside the transaction and with nothing
+    written, so a caller inside a transaction of its own may carry on.
+    """
+    if conversations_assign(assignments={conversation_id: agent}):
+        return Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
     conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
-    if not updated:
-        if conversation.status == Status.ASSIGNED and conversation.assigned_agent_id == agent.pk:
-            return conversation  # a double click, not a race
-        raise ConversationAlreadyTaken(conversation)
-    _message_create(
-        conversation=conversation, sender=Message.Sender.SYSTEM, body=f"{display_name(agent)} joined the conversation."
+    if conversation.status == Status.ASSIGNED and conversation.assigned_agent_id == agent.pk:
+        return conversation  # a double click, not a race
+    raise ConversationAlreadyTaken(conversation)
+
+
+@transaction.atomic(savepoint=False)
+def conversations_assign(*, assignments: dict[int, AbstractBaseUser], skip_locked: bool = False) -> list[Conversation]:
+    """Assign pending conversations to agents: ``{conversation id: agent}``, one
+    (an agent accepting) or many (routing placing a batch).
+
+    Each conversation is locked and assigned only if still pending, so of racing
+    assignments exactly one wins; ``skip_locked`` passes over rows another
+    transaction holds instead of waiting (routing). Returns those assigned. The
+    ``conversations_assigned`` hook lets routing count them against capacity in
+    this same transaction; it raises if an agent has no room, which rolls all back.
+    """
+    now = timezone.now()
+    pending = list(
+        Conversation.objects.select_for_update(skip_locked=skip_locked)
+        .filter(pk__in=list(assignments), status=Status.PENDING_HANDOFF)
+        .only("pk", "customer_id", "status", "priority", "handoff_reason", "last_seq")
+        .order_by("pk")
     )
-    signals.conversation_assigned.send(sender=Conversation, conversation=conversation, agent=agent)
-    broadcast.notify_conversation(conversation, event="assigned")
+    if not pending:
+        return []
+    Conversation.objects.filter(pk__in=[c.pk for c in pending]).update(
+        status=Status.ASSIGNED,
+        assigned_agent=Case(*(When(pk=c.pk, then=Value(assignments[c.pk].pk)) for c in pending)),
+        assigned_at=now,
+        updated_at=now,
+        last_seq=F("last_seq") + 1,
+    )
+    for conversation in pending:
+        agent = assignments[conversation.pk]
+        conversation.status, conversation.assigned_agent, conversation.assigned_at = Status.ASSIGNED, agent, now
+        conversation.last_seq += 1
+    _system_messages_create(
+        [(c, c.last_seq, f"{display_name(assignments[c.pk])} joined the conversation.") for c in pending]
+    )
+    signals.conversations_assigned.send(sender=Conversation, assigned=[(c, assignments[c.pk]) for c in pending])
+    for conversation in pending:
+        broadcast.notify_conversation(conversation, event="assigned")
     broadcast.notify_queue_positions()
-    return conversation
+    return pending
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def conversation_release(*, conversation_id: int, agent: AbstractBaseUser, body: str) -> bool:
     """Put ``agent``'s assigned conversation back to Pending Handoff (a transfer, or
     its agent went offline); it keeps its place by handoff time. False if it was
     no longer assigned to them. ``body`` is what the customer is told."""
     updated = Conversation.objects.filter(
         pk=conversation_id, status=Status.ASSIGNED, assigned_agent_id=agent.pk
-    ).update(status=Status.PENDING_HANDOFF, assigned_agent=None, assigned_at=None, updated_at=timezone.now())
+    ).update(
+        status=Status.PENDING_HANDOFF,
+        assigned_agent=None,
+        assigned_at=None,
+        updated_at=timezone.now(),
+        last_seq=F("last_seq") + 1,
+    )
     if not updated:
         return False
     conversation = Conversation.objects.get(pk=conversation_id)
-    _message_create(conversation=conversation, sender=Message.Sender.SYSTEM, body=body)
+    _message_create(conversation=conversation, seq=conversation.last_seq, sender=Message.Sender.SYSTEM, body=body)
     broadcast.notify_conversation(
         conversation, queue_position=queue_position(conversation=conversation), event="released"
     )
@@ -314,13 +378,18 @@ def _timeline_event(
     return event
 
 
-def timeline_record_many(*, entries: list[dict]) -> list[ConversationEvent]:
-    """``timeline_record`` for many conversations in one INSERT (an SLA sweep that
-    finds a thousand breaches at once); each entry holds its keyword arguments,
-    with ``conversation_id`` instead of ``conversation``."""
-    events = [_timeline_event(**entry) for entry in entries]
-    ConversationEvent.objects.bulk_create(events)
-    broadcast.notify_timelines(events)
+def timeline_record_many(*, entries: list[dict], batched: bool = True) -> list[ConversationEvent]:
+    """``timeline_record`` for many conversations in one INSERT; each entry holds its
+    keyword arguments, with ``conversation_id`` instead of ``conversation``.
+    ``batched``: pushed as one event to every inbox (an SLA sweep that finds a
+    thousand breaches at once), else each to its conversation's page (a routing
+    round, whose entries only those pages show)."""
+    events = ConversationEvent.objects.bulk_create([_timeline_event(**entry) for entry in entries])
+    if batched:
+        broadcast.notify_timelines(events)
+    else:
+        for event in events:
+            broadcast.notify_timeline(event)
     return events
 
 
@@ -390,15 +459,21 @@ def message_post_from_agent(*, conversation_id: int, agent: AbstractBaseUser, bo
 def conversation_resolve(*, conversation_id: int, agent: AbstractBaseUser) -> Conversation:
     """Close the conversation; the customer's next message starts a new one with the bot."""
     now = timezone.now()
-    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",)).select_related("assigned_agent").get(pk=conversation_id)
+    )
     if not (agent.is_staff and conversation.is_open):
         _check_assigned_to(conversation, agent)
     if conversation.status == Status.PENDING_HANDOFF:
         broadcast.notify_queue_positions()
-    Conversation.objects.filter(pk=conversation.pk).update(status=Status.RESOLVED, resolved_at=now, updated_at=now)
-    conversation.refresh_from_db()
+    Conversation.objects.filter(pk=conversation.pk).update(
+        status=Status.RESOLVED, resolved_at=now, updated_at=now, last_seq=F("last_seq") + 1
+    )
+    # The row is locked: what the UPDATE wrote is what it now holds.
+    conversation.status, conversation.resolved_at, conversation.updated_at = Status.RESOLVED, now, now
     _message_create(
         conversation=conversation,
+        seq=conversation.last_seq + 1,
         sender=Message.Sender.SYSTEM,
         body=f"{display_name(agent)} resolved this conversation. Write again any time to start a new one.",
     )

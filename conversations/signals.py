@@ -9,8 +9,8 @@ from django.dispatch import Signal
 
 # conversation: the conversation, now pending_handoff.
 conversation_handed_off = Signal()
-# conversation: now assigned; agent: who accepted it.
-conversation_assigned = Signal()
+# assigned: [(conversation, agent)], now assigned, in one transaction (one accept, or a routing batch).
+conversations_assigned = Signal()
 # conversation, agent, message: the agent's message (first_reply says whether it was the first).
 agent_replied = Signal()
 # conversation: now resolved; agent: who resolved it.

@@ -169,6 +169,10 @@ BATON_ROUTING_TICK_MS = envint("BATON_ROUTING_TICK_MS", 1000, minimum=0)
 # the in-process sweep ticker of embedded mode (see docs/sla.md).
 BATON_SLA_BREACH_EMAIL = envbool("BATON_SLA_BREACH_EMAIL", False)
 BATON_SLA_TICKER = envbool("BATON_SLA_TICKER", True)
+# Seconds each process keeps business configuration it read (rules, SLA targets,
+# routing settings; helpdesk/config.py): a change in admin reaches other processes
+# within this time. 0: read it every time.
+BATON_CONFIG_CACHE_S = envint("BATON_CONFIG_CACHE_S", 5, minimum=0)
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "baton@localhost")
 

@@ -7,10 +7,14 @@ class RoutingConfig(AppConfig):
     def ready(self):
         from conversations import signals
         from conversations.consumers import inbox_frame_handler
+        from helpdesk import config
         from routing import receivers
+        from routing.models import RoutingRule, RoutingSettings, Skill
+
+        config.clear_on_change(RoutingSettings, RoutingRule, Skill)
 
         signals.conversation_handed_off.connect(receivers.on_handed_off, dispatch_uid="routing.handed_off")
-        signals.conversation_assigned.connect(receivers.on_assigned, dispatch_uid="routing.assigned")
+        signals.conversations_assigned.connect(receivers.on_assigned, dispatch_uid="routing.assigned")
         signals.conversation_resolved.connect(receivers.on_resolved, dispatch_uid="routing.resolved")
         signals.inbox_connected.connect(receivers.on_inbox_connected, dispatch_uid="routing.inbox_connected")
         signals.inbox_disconnected.connect(receivers.on_inbox_disconnected, dispatch_uid="routing.inbox_disconnected")

@@ -7,27 +7,43 @@ shows everyone to admins, oneself to others). ``routing.offer`` and
 
 from datetime import datetime
 
-from conversations.broadcast import INBOX_GROUP, agent_group, send_on_commit
+from conversations.broadcast import INBOX_GROUP, agent_group, send_many_on_commit, send_on_commit
 from conversations.models import display_name
 from routing.models import AgentProfile, Offer
 
 
-def agent_payload(profile: AgentProfile) -> dict:
+def agent_values_payload(*, user_id: int, name: str, presence: str, capacity: int, active: int, offered: int) -> dict:
     return {
-        "id": profile.user_id,
-        "name": display_name(profile.user),
-        "presence": profile.presence,
-        "capacity": profile.capacity,
-        "active": profile.active_count,
-        "offered": profile.offered_count,
+        "id": user_id,
+        "name": name,
+        "presence": presence,
+        "capacity": capacity,
+        "active": active,
+        "offered": offered,
     }
+
+
+def agent_payload(profile: AgentProfile) -> dict:
+    return agent_values_payload(
+        user_id=profile.user_id,
+        name=display_name(profile.user),
+        presence=profile.presence,
+        capacity=profile.capacity,
+        active=profile.active_count,
+        offered=profile.offered_count,
+    )
 
 
 def notify_agent(*, user_id: int) -> None:
     """Push the agent's row as this transaction leaves it, once it has committed."""
     profile = AgentProfile.objects.select_related("user").filter(user_id=user_id).first()
     if profile is not None:
-        send_on_commit([INBOX_GROUP], {"type": "routing.agent", "agent": agent_payload(profile)})
+        notify_agents([agent_payload(profile)])
+
+
+def notify_agents(payloads: list[dict]) -> None:
+    """Push agents' rows already read under their locks (``agent_values_payload``)."""
+    send_many_on_commit([([INBOX_GROUP], {"type": "routing.agent", "agent": p}) for p in payloads])
 
 
 def offer_payload(offer: Offer, *, now: datetime) -> dict:

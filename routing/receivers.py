@@ -10,11 +10,11 @@ from routing import services, ticker
 
 
 def on_handed_off(sender, *, conversation, **kwargs):
-    services.handoff_received(conversation=conversation, now=timezone.now())
+    services.handoff_received(conversation=conversation)
 
 
-def on_assigned(sender, *, conversation, agent, **kwargs):
-    services.assignment_record(conversation=conversation, agent=agent, now=timezone.now())
+def on_assigned(sender, *, assigned, **kwargs):
+    services.assignments_record(assigned=assigned, now=timezone.now())
 
 
 def on_resolved(sender, *, conversation, **kwargs):

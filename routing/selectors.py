@@ -3,25 +3,29 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from conversations.models import Conversation, display_name
+from conversations.models import Conversation, Message
+from helpdesk import config
 from knowledge.models import Entry
-from routing.models import AgentProfile, Offer, RoutingRule, RoutingSettings, RoutingState, Skill
+from routing.models import AgentProfile, Offer, RoutingRule, RoutingSettings, Skill
 
 
 def routing_settings() -> RoutingSettings:
-    """The settings row, created with the defaults on first use."""
-    return RoutingSettings.objects.get_or_create(pk=1)[0]
+    """The settings row, created with the defaults on first use (cached: see
+    helpdesk.config). Change it with ``save()``, which every process sees."""
+    return config.cached("routing.settings", lambda: RoutingSettings.objects.get_or_create(pk=1)[0])
 
 
 @dataclass
 class Candidate:
-    """An online agent as routing sees them at one decision."""
+    """An online agent as one routing round read them (no lock held)."""
 
     profile_id: int
     user_id: int
-    name: str
+    username: str
+    first_name: str
     active: int
     offered: int
     capacity: int
@@ -29,78 +33,126 @@ class Candidate:
     skills: set[int] = field(default_factory=set)
 
     @property
-    def free(self) -> bool:
-        return self.active + self.offered < self.capacity
+    def name(self) -> str:
+        return self.first_name or self.username  # display_name's rule, without the user row
 
     @property
-    def load(self) -> float:
-        return (self.active + self.offered) / self.capacity if self.capacity else 1.0
+    def user(self):
+        """The agent as a user instance for the services routing calls, built from
+        what was read (they use its id and name) instead of loading the row again."""
+        return get_user_model()(pk=self.user_id, username=self.username, first_name=self.first_name)
 
-    def describe(self, *, eligible: bool, why: str) -> dict:
+    def line(self, *, busy: int, eligible: bool, why: str) -> dict:
+        """This agent's line in a routing decision's record."""
         return {
             "agent": self.user_id,
             "name": self.name,
-            "load": f"{self.active + self.offered}/{self.capacity}",
+            "load": f"{busy}/{self.capacity}",
             "eligible": eligible,
             "why": why,
         }
 
+    def assess(self, *, busy: int, required: set[int]) -> dict:
+        """May this agent, with ``busy`` conversations, take one needing ``required``?"""
+        if busy >= self.capacity:
+            return self.line(busy=busy, eligible=False, why="at capacity")
+        if not required <= self.skills:
+            return self.line(busy=busy, eligible=False, why="missing skills")
+        return self.line(busy=busy, eligible=True, why="eligible")
 
-def online_candidates() -> list[Candidate]:
-    """Every online agent with their load and skills, in two queries."""
-    profiles = list(
-        AgentProfile.objects.filter(presence=AgentProfile.Presence.ONLINE, user__is_active=True).select_related("user")
-    )
-    skills: dict[int, set[int]] = {p.pk: set() for p in profiles}
-    for profile_id, skill_id in AgentProfile.skills.through.objects.filter(
-        agentprofile_id__in=list(skills)
-    ).values_list("agentprofile_id", "skill_id"):
-        skills[profile_id].add(skill_id)
-    return [
-        Candidate(
-            profile_id=p.pk,
-            user_id=p.user_id,
-            name=display_name(p.user),
-            active=p.active_count,
-            offered=p.offered_count,
-            capacity=p.capacity,
-            last_assigned_at=p.last_assigned_at,
-            skills=skills[p.pk],
+
+def online_candidates(*, with_skills: bool = True) -> list[Candidate]:
+    """Every online agent with their load (and skills), in one query (two), read as
+    plain values: a round of routing reads this and nothing else about agents."""
+    rows = list(
+        AgentProfile.objects.filter(presence=AgentProfile.Presence.ONLINE, user__is_active=True)
+        .order_by("user_id")
+        .values_list(
+            "pk",
+            "user_id",
+            "user__username",
+            "user__first_name",
+            "active_count",
+            "offered_count",
+            "capacity",
+            "last_assigned_at",
         )
-        for p in profiles
-    ]
+    )
+    candidates = {row[0]: Candidate(*row) for row in rows}
+    if with_skills and candidates:
+        for profile_id, skill_id in AgentProfile.skills.through.objects.filter(
+            agentprofile_id__in=list(candidates)
+        ).values_list("agentprofile_id", "skill_id"):
+            candidates[profile_id].skills.add(skill_id)
+    return list(candidates.values())
 
 
-def required_skill_ids(*, state: RoutingState) -> set[int]:
-    if state.relaxed_at is not None:
-        return set()
-    return set(state.required_skills.values_list("pk", flat=True))
+def routing_rules() -> list[RoutingRule]:
+    """The active routing rules, read with their skills in one query (cached: see
+    helpdesk.config); each carries ``required``, its skills as (id, name) pairs."""
+    return config.cached("routing.rules", _routing_rules_read)
+
+
+def _routing_rules_read() -> list[RoutingRule]:
+    rules: dict[int, RoutingRule] = {}
+    fields = ["id", "name", "category", "keywords", "segment", "language"]
+    for row in (
+        RoutingRule.skills.through.objects.filter(routingrule__is_active=True)
+        .order_by("routingrule__name", "routingrule_id", "skill_id")
+        .values_list(*(f"routingrule__{f}" for f in fields), "skill_id", "skill__name")
+    ):
+        rule = rules.get(row[0])
+        if rule is None:
+            rule = rules[row[0]] = RoutingRule(**dict(zip(fields, row, strict=False)))
+            rule.required = []
+        rule.required.append((row[-2], row[-1]))
+    return list(rules.values())
+
+
+def rules_matching_many(*, conversations: list[Conversation]) -> dict[int, list[RoutingRule]]:
+    """For each conversation (its customer loaded with it), the active rules whose
+    every filled-in condition matches it: one query for the rules, and one each
+    for what customers said and the knowledge-base categories, if a rule looks."""
+    rules = routing_rules()
+    if not rules:
+        return {c.pk: [] for c in conversations}
+    said: dict[int, str] = {}
+    if any(r.keywords for r in rules):
+        for conversation_id, body in (
+            Message.objects.filter(conversation__in=conversations, sender=Message.Sender.CUSTOMER)
+            .order_by("conversation_id", "seq")
+            .values_list("conversation_id", "body")
+        ):
+            said[conversation_id] = f"{said.get(conversation_id, '')} {body.lower()}"
+    categories: dict[str, str] = {}
+    if any(r.category for r in rules):
+        guesses = {_first_guess(c) for c in conversations} - {""}
+        categories = dict(Entry.objects.filter(external_id__in=guesses).values_list("external_id", "category"))
+    matching = {}
+    for conversation in conversations:
+        customer = conversation.customer
+        category = categories.get(_first_guess(conversation), "")
+        matching[conversation.pk] = [
+            rule
+            for rule in rules
+            if not (rule.category and rule.category.lower() != category.lower())
+            and not (rule.segment and rule.segment.lower() != customer.segment.lower())
+            and not (rule.language and rule.language.lower() != customer.language.lower())
+            and not (rule.keywords and not any(k in said.get(conversation.pk, "") for k in rule.keyword_list))
+        ]
+    return matching
+
+
+def _first_guess(conversation: Conversation) -> str:
+    """The knowledge-base entry the bot thought most likely when it handed off."""
+    sources = conversation.handoff_sources or []
+    if sources and isinstance(sources[0], dict):
+        return str(sources[0].get("id") or "")
+    return ""
 
 
 def rules_matching(*, conversation: Conversation) -> list[RoutingRule]:
-    """The active rules whose every filled-in condition matches the conversation."""
-    rules = list(RoutingRule.objects.filter(is_active=True).prefetch_related("skills"))
-    if not rules:
-        return []
-    customer = conversation.customer
-    category = said = ""  # read only if some rule looks at them
-    sources = conversation.handoff_sources or []
-    if any(r.category for r in rules) and sources and isinstance(sources[0], dict) and sources[0].get("id"):
-        category = Entry.objects.filter(external_id=sources[0]["id"]).values_list("category", flat=True).first() or ""
-    if any(r.keywords for r in rules):
-        said = " ".join(conversation.messages.filter(sender="customer").values_list("body", flat=True)).lower()
-    matching = []
-    for rule in rules:
-        if rule.category and rule.category.lower() != category.lower():
-            continue
-        if rule.segment and rule.segment.lower() != customer.segment.lower():
-            continue
-        if rule.language and rule.language.lower() != customer.language.lower():
-            continue
-        if rule.keywords and not any(k in said for k in rule.keyword_list):
-            continue
-        matching.append(rule)
-    return matching
+    return rules_matching_many(conversations=[conversation])[conversation.pk]
 
 
 def agent_board(*, user) -> QuerySet[AgentProfile]:

@@ -1,28 +1,42 @@
 """The write path of routing: presence, offers, assignment, transfer, the queue.
 
-Lock order (docs/concurrency.md): conversation row first, then agent profile
-rows in ascending user id. Routing itself takes both with SKIP LOCKED, so it
-never waits; services acting for a person wait, in that same order.
-Capacity is enforced by conditional UPDATEs on the profile and the check
-constraint ``agentprofile_within_capacity``; every assignment, whatever path it
-takes, goes through ``assignment_record`` (connected to conversations'
-``conversation_assigned`` signal), which counts it or refuses it.
+How routing runs (docs/concurrency.md): every commit that may let a waiting
+conversation be placed (a handoff, a resolve, an agent coming online, an offer
+declined or expired, a transfer) asks for routing once it has committed
+(``routing_schedule``). On PostgreSQL one process routes at a time, holding an
+advisory lock; a process asking while another routes only counts its request on
+a sequence, which the router reads after each round and, if it moved, routes
+again: no request goes unserved, and requests made together share a round. A
+round reads the head of the queue and the online agents, plans who takes what,
+and places the whole plan in one transaction.
+
+Lock order: conversation rows first, then agent profile rows in ascending user
+id. Capacity is enforced by the check constraint ``agentprofile_within_capacity``
+and by ``assignments_record`` (connected to conversations' ``conversations_assigned``
+hook), which every assignment passes, routed or by hand: it locks the agents'
+profiles, refuses (AgentAtCapacity) what does not fit, and counts the rest.
 """
 
 import contextvars
 import logging
-from datetime import datetime, timedelta
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from conversations import broadcast as conversation_broadcast
 from conversations import services as conversation_services
 from conversations.models import Conversation, display_name
+from helpdesk.db import on_commit_once
+from helpdesk.tasks import task_enqueue
 from routing import broadcast, selectors
 from routing.models import AgentProfile, Offer, PresenceLog, RoutingDecision, RoutingSettings, RoutingState, Skill
 
@@ -32,14 +46,27 @@ Presence = AgentProfile.Presence
 Kind = RoutingDecision.Kind
 Status = Conversation.Status
 
-# Waiting conversations looked at per routing step: those needing skills nobody
+# Waiting conversations one routing round looks at: those needing skills nobody
 # free has are passed over, so one behind them still gets placed.
 QUEUE_SCAN = 200
-# Routing steps per routing call: a burst of freed capacity is filled in one call.
-STEPS_PER_CALL = 200
+# Rounds per routing call when concurrency spoils a plan (a conversation taken or
+# locked meanwhile, an agent filled); past them, the next request routes again.
+ROUNDS_PER_CALL = 5
+# PostgreSQL: the advisory lock the process routing holds, and the sequence
+# requests are counted on (migration routing 0002).
+ROUTER_LOCK = 0x626174_6F6E_01
+REQUESTS = "routing_request_seq"
+# A process routes for others at most this long before a task takes over, so a
+# web request that became the router under sustained load is not held up.
+SERVE_S = 2.0
+# Lines a decision's record keeps of the agents considered (how many there were
+# is in its reason): the best who could take it, then the nearest who could not.
+CANDIDATES_RECORDED = 10
+EPOCH = datetime.min.replace(tzinfo=UTC)
 
-# Set by routing while it assigns, so the assignment hook records routing's reason
-# and candidates instead of "taken by hand".
+# Set by routing (and transfer) while it assigns, so the assignment hook records
+# their reasons instead of "took it from the queue":
+# {"routed": bool, "why": {conversation id: (reason, candidates)}, "actor": user}.
 _assigning: contextvars.ContextVar[dict | None] = contextvars.ContextVar("routing_assigning", default=None)
 
 
@@ -63,6 +90,107 @@ def _lock_profiles(user_ids) -> None:
     )
 
 
+@dataclass
+class _Slots:
+    """An agent's profile as read under its row lock: what may still be taken."""
+
+    user_id: int
+    username: str
+    first_name: str
+    presence: str
+    capacity: int
+    active: int
+    offered: int
+
+    @property
+    def payload(self) -> dict:
+        return broadcast.agent_values_payload(
+            user_id=self.user_id,
+            name=self.first_name or self.username,
+            presence=self.presence,
+            capacity=self.capacity,
+            active=self.active,
+            offered=self.offered,
+        )
+
+
+def _slots_lock(users: dict[int, AbstractBaseUser]) -> dict[int, _Slots]:
+    """Lock the profiles of these agents (creating a missing one: someone taking a
+    first conversation by hand), in user id order, and read them."""
+    query = (
+        AgentProfile.objects.select_for_update(of=("self",))
+        .filter(user_id__in=sorted(users))
+        .order_by("user_id")
+        .values_list(
+            "user_id", "user__username", "user__first_name", "presence", "capacity", "active_count", "offered_count"
+        )
+    )
+    rows = {row[0]: _Slots(*row) for row in query}
+    if len(rows) < len(users):
+        for user_id in users.keys() - rows.keys():
+            agent_profile_for(users[user_id])
+        rows = {row[0]: _Slots(*row) for row in query.all()}
+    return rows
+
+
+def _slots_take(
+    *, rows: dict[int, _Slots], need: Counter, users: dict, offered: bool, online: bool, now: datetime
+) -> None:
+    """Take ``need[agent]`` slots of each locked agent, as assignments or as offers;
+    AgentAtCapacity if one has too little room (or is not online, if ``online``)."""
+    for user_id, n in need.items():
+        row = rows[user_id]
+        if row.active + row.offered + n > row.capacity or (online and row.presence != Presence.ONLINE):
+            raise AgentAtCapacity(users[user_id])
+    counter = "offered_count" if offered else "active_count"
+    changes = {counter: F(counter) + Case(*(When(user_id=u, then=Value(n)) for u, n in need.items()))}
+    if not offered:
+        changes["last_assigned_at"] = now
+    AgentProfile.objects.filter(user_id__in=list(need)).update(**changes)
+    for user_id, n in need.items():
+        if offered:
+            rows[user_id].offered += n
+        else:
+            rows[user_id].active += n
+
+
+# --- Decisions ----------------------------------------------------------------
+
+
+def decisions_record(*, entries: list[dict], now: datetime) -> list[RoutingDecision]:
+    """Store routing decisions and show each in its conversation's timeline, in two
+    INSERTs. Each entry: ``conversation_id``, ``kind``, and optionally ``agent_id``,
+    ``reason``, ``candidates`` (every online agent's line) and ``actor``."""
+    decisions = RoutingDecision.objects.bulk_create(
+        [
+            RoutingDecision(
+                conversation_id=e["conversation_id"],
+                agent_id=e.get("agent_id"),
+                kind=e["kind"],
+                reason=e.get("reason", ""),
+                candidates=e.get("candidates") or [],
+                created_at=now,
+            )
+            for e in entries
+        ]
+    )
+    conversation_services.timeline_record_many(
+        entries=[
+            {
+                "conversation_id": d.conversation_id,
+                "kind": f"routing.{d.kind}",
+                "text": d.reason or Kind(d.kind).label,
+                "actor": e.get("actor"),
+                "data": {"decision": d.pk, "agent": d.agent_id},
+                "at": now,
+            }
+            for d, e in zip(decisions, entries, strict=True)
+        ],
+        batched=False,
+    )
+    return decisions
+
+
 def decision_record(
     *,
     conversation: Conversation,
@@ -74,236 +202,403 @@ def decision_record(
     actor: AbstractBaseUser | None = None,
     now: datetime,
 ) -> RoutingDecision:
-    """Store a routing decision and show it in the conversation's timeline."""
-    decision = RoutingDecision(
-        conversation=conversation,
-        agent_id=agent.pk if agent is not None else agent_id,
-        kind=kind,
-        reason=reason,
-        candidates=candidates or [],
-        created_at=now,
-    )
-    decision.full_clean(exclude=["conversation", "agent"])
-    decision.save()
-    conversation_services.timeline_record(
-        conversation=conversation,
-        kind=f"routing.{kind}",
-        text=reason or RoutingDecision.Kind(kind).label,
-        actor=actor,
-        data={"decision": decision.pk, "agent": decision.agent_id, "candidates": decision.candidates},
-        at=now,
-    )
-    return decision
+    """One routing decision (see ``decisions_record``)."""
+    entry = {
+        "conversation_id": conversation.pk,
+        "kind": kind,
+        "agent_id": agent.pk if agent is not None else agent_id,
+        "reason": reason,
+        "candidates": candidates,
+        "actor": actor,
+    }
+    return decisions_record(entries=[entry], now=now)[0]
+
+
+# --- Asking for routing, and the one router -------------------------------------
 
 
 def routing_schedule() -> None:
-    """After commit, route the queue here and now: a routing step is a few short
-    queries, so the process that freed capacity or queued a conversation fills it
-    without a trip through the task queue. A failure is logged, not raised into
-    the caller's response; the timers' tick routes again within seconds."""
-    transaction.on_commit(route, robust=True)
+    """Route once this transaction commits, here and now (not through the task
+    queue): whatever in it may have let a waiting conversation be placed. Several
+    changes in one transaction ask once. A failure is logged, not raised into the
+    caller's response; the timers' tick routes again within seconds."""
+    on_commit_once(routing_request, robust=True)
 
 
-# --- Routing state at handoff ------------------------------------------------
+def routing_request() -> None:
+    """Make sure a routing round starts after this moment.
+
+    SQLite has one writer at a time: route here. PostgreSQL: count the request
+    and, in the same round trip, try to become the router; if another process is
+    routing, it will see the count move and route again for us. The router routes
+    while requests keep coming. A request counted after its last look, while it
+    still held the lock, found the lock taken; so after letting go the router looks
+    once more, and if the count moved, takes the lock again (or leaves it to
+    whoever has it now).
+    """
+    if connection.vendor != "postgresql":
+        route()
+        return
+    deadline = time.monotonic() + SERVE_S
+    count = True
+    while _router_lock(take=True, count=count):
+        count = handover = False
+        try:
+            served = None
+            while (latest := _requests_made()) != served:
+                if time.monotonic() > deadline:
+                    handover = True
+                    break
+                served = latest
+                route()
+        finally:
+            _router_lock(take=False)
+        if handover:
+            task_enqueue("routing.tasks.route", task_name=f"routing-{latest}")
+            return
+        if _requests_made() == served:
+            return
 
 
-def routing_state_for(*, conversation: Conversation, now: datetime) -> RoutingState:
-    """The conversation's routing state; its skill requirement comes from the rules."""
-    state = RoutingState.objects.filter(pk=conversation.pk).first()
-    if state is not None:
-        return state
-    state = RoutingState.objects.create(conversation=conversation, skills_since=now)
-    rules = selectors.rules_matching(conversation=conversation)
-    skills = {skill for rule in rules for skill in rule.skills.all()}
-    if skills:
-        state.required_skills.set(skills)
-        names = ", ".join(sorted(s.name for s in skills))
-        conversation_services.timeline_record(
-            conversation=conversation,
-            kind="routing.skills",
-            text=f"Needs skills: {names} (rules: {', '.join(r.name for r in rules)})",
-            data={"skills": sorted(s.name for s in skills), "rules": [r.pk for r in rules]},
-            at=now,
+def _requests_made() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT last_value FROM {REQUESTS}")
+        return cursor.fetchone()[0]
+
+
+def _router_lock(take: bool, *, count: bool = False) -> bool:
+    """Take (try) or let go of the router lock; ``count``: count a request first,
+    in the same round trip."""
+    function = "pg_try_advisory_lock" if take else "pg_advisory_unlock"
+    counter = f"nextval('{REQUESTS}')" if count else "0"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {counter}, {function}(%s)", [ROUTER_LOCK])
+        return cursor.fetchone()[1]
+
+
+# --- Routing state -------------------------------------------------------------------
+
+
+def _states_create(*, conversations: list[Conversation], new: bool = False) -> None:
+    """Routing state for conversations that entered the queue (their customers
+    loaded with them): the skills the matching rules require, in force since the
+    handoff. A conversation that has one already keeps it (``new``: none can, it
+    has just been handed off)."""
+    with transaction.atomic(savepoint=False):
+        if not new:
+            known = set(RoutingState.objects.filter(pk__in=[c.pk for c in conversations]).values_list("pk", flat=True))
+            conversations = [c for c in conversations if c.pk not in known]
+        if not conversations:
+            return
+        RoutingState.objects.bulk_create(
+            [RoutingState(conversation_id=c.pk, skills_since=c.handed_off_at) for c in conversations]
         )
+        matching = selectors.rules_matching_many(conversations=conversations)
+        through = RoutingState.required_skills.through
+        needs, timeline = [], []
+        for conversation in conversations:
+            rules = matching[conversation.pk]
+            skills = {skill_id: name for rule in rules for skill_id, name in rule.required}
+            if not skills:
+                continue
+            needs += [through(routingstate_id=conversation.pk, skill_id=skill_id) for skill_id in skills]
+            names = sorted(skills.values())
+            timeline.append(
+                {
+                    "conversation_id": conversation.pk,
+                    "kind": "routing.skills",
+                    "text": f"Needs skills: {', '.join(names)} (rules: {', '.join(r.name for r in rules)})",
+                    "data": {"skills": names, "rules": [r.pk for r in rules]},
+                    "at": conversation.handed_off_at,
+                }
+            )
+        through.objects.bulk_create(needs)
+        conversation_services.timeline_record_many(entries=timeline, batched=False)
+
+
+def routing_state_for(*, conversation: Conversation) -> RoutingState:
+    """The conversation's routing state, made from the rules if it has none yet."""
+    state = RoutingState.objects.filter(pk=conversation.pk).first()
+    if state is None:
+        _states_create(conversations=list(Conversation.objects.filter(pk=conversation.pk).select_related("customer")))
+        state = RoutingState.objects.get(pk=conversation.pk)
     return state
 
 
-@transaction.atomic
-def handoff_received(*, conversation: Conversation, now: datetime) -> None:
-    """A conversation entered the queue: work out its skills, route after commit
-    (so the priority and SLA receivers of the same transaction have run)."""
-    routing_state_for(conversation=conversation, now=now)
-    transaction.on_commit(lambda: route_handoff(conversation_id=conversation.pk), robust=True)
+@transaction.atomic(savepoint=False)
+def handoff_received(*, conversation: Conversation) -> None:
+    """A conversation entered the queue (its customer loaded with it): work out the
+    skills it needs here, in the handoff's transaction, so the one router has less
+    to do; route once the handoff has committed (after the priority and SLA
+    receivers of the same transaction have run)."""
+    _states_create(conversations=[conversation], new=True)
+    routing_schedule()
 
 
 # --- The queue ----------------------------------------------------------------
 
 
-def _queue_window() -> list[tuple[int, set[int]]]:
-    """The first waiting conversations nobody is offered, with the skills each
-    needs, in three queries however long the queue (read without locks)."""
+@dataclass
+class _Waiting:
+    """A conversation at the head of the queue, as one routing round read it."""
+
+    conversation_id: int
+    queued_recorded: bool
+    required: dict[int, str] = field(default_factory=dict)  # skill id → name; none once relaxed
+    tried: set[int] = field(default_factory=set)  # agents offered it before
+
+
+def _queue_window(*, offering: bool) -> list[_Waiting]:
+    """The first waiting conversations nobody is being offered, in queue order, with
+    the skills each needs and (when offering) who had it offered before; read
+    without locks, in two or three queries however long the queue."""
     open_offer = Offer.objects.filter(conversation=OuterRef("pk"), state=Offer.State.OPEN)
-    ids = list(
+    rows = list(
         Conversation.objects.filter(status=Status.PENDING_HANDOFF)
         .filter(~Exists(open_offer))
         .order_by("priority", "handed_off_at", "pk")
-        .values_list("pk", flat=True)[:QUEUE_SCAN]
+        .values_list(
+            "pk", "routing_state__conversation_id", "routing_state__relaxed_at", "routing_state__queued_recorded"
+        )[:QUEUE_SCAN]
     )
-    required: dict[int, set[int]] = {pk: set() for pk in ids}
-    known = set(RoutingState.objects.filter(pk__in=ids).values_list("pk", flat=True))
-    for conversation in Conversation.objects.filter(pk__in=[pk for pk in ids if pk not in known]):
-        routing_state_for(conversation=conversation, now=timezone.now())  # handed off before routing knew
-    for state_id, skill_id in RoutingState.required_skills.through.objects.filter(
-        routingstate_id__in=ids, routingstate__relaxed_at__isnull=True
-    ).values_list("routingstate_id", "skill_id"):
-        required[state_id].add(skill_id)
-    return list(required.items())
+    if not rows:
+        return []
+    new = [pk for pk, state, _relaxed, _queued in rows if state is None]
+    if new:  # handed off before routing was there to hear it
+        _states_create(conversations=list(Conversation.objects.filter(pk__in=new).select_related("customer")))
+    window = {pk: _Waiting(conversation_id=pk, queued_recorded=bool(queued)) for pk, _state, _relaxed, queued in rows}
+    for state_id, skill_id, name in RoutingState.required_skills.through.objects.filter(
+        routingstate_id__in=[pk for pk, _state, relaxed, _queued in rows if relaxed is None]
+    ).values_list("routingstate_id", "skill_id", "skill__name"):
+        window[state_id].required[skill_id] = name
+    if offering:
+        for conversation_id, agent_id in Offer.objects.filter(conversation_id__in=list(window)).values_list(
+            "conversation_id", "agent_id"
+        ):
+            window[conversation_id].tried.add(agent_id)
+    return list(window.values())
 
 
-def _rank(conversation: Conversation, candidates: list[selectors.Candidate], required: set[int], *, tried: set[int]):
-    """Eligible agents best first (not offered it before, lowest load, idle longest)
-    and every online agent's line for the record."""
-    eligible, record = [], []
-    for c in candidates:
-        if not c.free:
-            record.append(c.describe(eligible=False, why="at capacity"))
-        elif not required <= c.skills:
-            record.append(c.describe(eligible=False, why="missing skills"))
-        else:
-            eligible.append(c)
-    epoch = datetime.min.replace(tzinfo=conversation.handed_off_at.tzinfo)
-    eligible.sort(key=lambda c: (c.user_id in tried, c.load, c.last_assigned_at or epoch, c.user_id))
-    return eligible, record
+def _record(candidates: list[selectors.Candidate], busy: dict[int, int], required: set[int], ranked=()) -> list[dict]:
+    """A decision's record of the agents considered: those who could take the
+    conversation, best first (the first of ``ranked`` chosen), then those who could
+    not, the ones with the skills (at capacity) before the others; at most
+    ``CANDIDATES_RECORDED`` lines. The reason says how many were considered."""
+    lines = [
+        c.line(
+            busy=busy[c.user_id],
+            eligible=True,
+            why=f"chosen (load {busy[c.user_id]}/{c.capacity})" if i == 0 else "higher load or busier",
+        )
+        for i, c in enumerate(ranked[:CANDIDATES_RECORDED])
+    ]
+    chosen = {c.user_id for c in ranked}
+    full = [c for c in candidates if c.user_id not in chosen and required <= c.skills]
+    unskilled = [c for c in candidates if not required <= c.skills]
+    for c in full + unskilled:
+        if len(lines) == CANDIDATES_RECORDED:
+            break
+        lines.append(c.assess(busy=busy[c.user_id], required=required))
+    return lines
 
 
-def _queued_record(
-    *, conversation: Conversation, state: RoutingState, record: list, required: set[int], now: datetime
-) -> None:
-    if state.queued_recorded:
-        return
-    if RoutingState.objects.filter(pk=state.pk, queued_recorded=False).update(queued_recorded=True):
+@dataclass
+class _Placement:
+    """One line of a routing plan: the conversation, the agents who may take it
+    best first (the first is chosen), and the record of who was considered."""
+
+    waiting: _Waiting
+    ranked: list[selectors.Candidate]
+    load: str  # the chosen agent's, as the plan saw it
+    record: list[dict]
+    online: int
+
+    @property
+    def chosen(self) -> selectors.Candidate:
+        return self.ranked[0]
+
+    @property
+    def considered(self) -> str:
+        return f"{len(self.ranked)} of {self.online} online agents could take it"
+
+
+def _plan(
+    window: list[_Waiting], candidates: list[selectors.Candidate], *, now: datetime
+) -> tuple[list[_Placement], dict[int, list[dict]]]:
+    """Who takes what, in queue order: each conversation goes to an eligible agent
+    (room, all required skills) not offered it before, with the lowest load, then
+    idle longest; each placement counts against the agent for the ones after it.
+    A conversation no free agent may take is passed over, so one behind it whose
+    skills someone has still gets placed. Returns the plan, and for each
+    passed-over conversation that has not yet said why it waits, the record."""
+    busy = {c.user_id: c.active + c.offered for c in candidates}
+    idle_since = {c.user_id: c.last_assigned_at or EPOCH for c in candidates}
+    plan, waits = [], {}
+    for waiting in window:
+        required = set(waiting.required)
+        eligible = [c for c in candidates if busy[c.user_id] < c.capacity and required <= c.skills]
+        if not eligible:
+            if not waiting.queued_recorded:
+                waits[waiting.conversation_id] = _record(candidates, busy, required)
+            continue
+        eligible.sort(
+            key=lambda c: (c.user_id in waiting.tried, busy[c.user_id] / c.capacity, idle_since[c.user_id], c.user_id)
+        )
+        chosen = eligible[0]
+        plan.append(
+            _Placement(
+                waiting=waiting,
+                ranked=eligible,
+                load=f"{busy[chosen.user_id]}/{chosen.capacity}",
+                record=_record(candidates, busy, required, eligible),
+                online=len(candidates),
+            )
+        )
+        busy[chosen.user_id] += 1
+        idle_since[chosen.user_id] = now
+    return plan, waits
+
+
+def _queued_record(*, window: list[_Waiting], waits: dict[int, list[dict]], online: int, now: datetime) -> bool:
+    """Say once, for each conversation that has just started to wait, why it waits.
+    True if any did (the queue grew: its customers' places are pushed)."""
+    new = [w for w in window if w.conversation_id in waits]
+    ids = [w.conversation_id for w in new]
+    if not ids or not RoutingState.objects.filter(pk__in=ids, queued_recorded=False).update(queued_recorded=True):
+        return False
+    entries = []
+    for waiting in new:
+        record = waits[waiting.conversation_id]
         if not record:
             reason = "Queued: no agent is online."
-        elif required:
-            names = ", ".join(Skill.objects.filter(pk__in=required).values_list("name", flat=True))
-            reason = f"Queued: no online agent with skills {names} has room."
+        elif waiting.required:
+            names = ", ".join(sorted(waiting.required.values()))
+            reason = f"Queued: none of the {online} online agents with skills {names} has room."
         else:
-            reason = "Queued: every online agent is at capacity."
-        decision_record(conversation=conversation, kind=Kind.QUEUED, reason=reason, candidates=record, now=now)
+            reason = f"Queued: all {online} online agents are at capacity."
+        entries.append(
+            {"conversation_id": waiting.conversation_id, "kind": Kind.QUEUED, "reason": reason, "candidates": record}
+        )
+    decisions_record(entries=entries, now=now)
+    return True
 
 
-def _place(
-    *, conversation: Conversation, settings: RoutingSettings, candidate: selectors.Candidate, record, now
-) -> RoutingDecision | None:
-    """Offer or assign to this agent if their row is free to lock and they still have room."""
-    profile = (
-        AgentProfile.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("user")
-        .filter(pk=candidate.profile_id)
-        .first()
+def _offers_make(*, plan: list[_Placement], settings: RoutingSettings, now: datetime) -> int:
+    """Offer each planned conversation to its chosen agent; in the caller's
+    transaction. Returns how many were offered."""
+    claimed = set(
+        Conversation.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=[p.waiting.conversation_id for p in plan], status=Status.PENDING_HANDOFF)
+        .values_list("pk", flat=True)
     )
-    if profile is None:
-        return None  # another router is placing a conversation with them right now
-    if profile.presence != Presence.ONLINE or profile.active_count + profile.offered_count >= profile.capacity:
-        return None
-    load = f"{profile.active_count + profile.offered_count}/{profile.capacity}"
-    record = [*record, candidate.describe(eligible=True, why=f"chosen (load {load})")]
-    user = profile.user
-    if settings.mode == RoutingSettings.Mode.AUTO_ASSIGN:
-        token = _assigning.set({"reason": f"Assigned to {display_name(user)}: lowest load ({load})", "record": record})
-        context = _assigning.get()
-        try:
-            conversation_services.conversation_accept(conversation_id=conversation.pk, agent=user)
-        except AgentAtCapacity:
-            return None
-        finally:
-            _assigning.reset(token)
-        return context["decision"]
-    AgentProfile.objects.filter(pk=profile.pk).update(offered_count=F("offered_count") + 1)
-    offer = Offer(
-        conversation=conversation,
-        agent=user,
-        created_at=now,
-        expires_at=now + timedelta(seconds=settings.offer_timeout_s),
+    # Offered by someone routing before this plan was read? Then it is not ours to offer.
+    claimed -= set(
+        Offer.objects.filter(conversation_id__in=claimed, state=Offer.State.OPEN).values_list(
+            "conversation_id", flat=True
+        )
     )
-    offer.full_clean(exclude=["conversation", "agent"], validate_constraints=False)
-    offer.save()
-    broadcast.notify_offer(offer, now=now)
-    broadcast.notify_agent(user_id=user.pk)
-    return decision_record(
-        conversation=conversation,
-        kind=Kind.OFFERED,
-        agent=user,
-        reason=f"Offered to {display_name(user)}: lowest load ({load}), {settings.offer_timeout_s} s to accept",
-        candidates=record,
+    plan = [p for p in plan if p.waiting.conversation_id in claimed]
+    if not plan:
+        return 0
+    users = {p.chosen.user_id: p.chosen.user for p in plan}
+    rows = _slots_lock(users)
+    _slots_take(
+        rows=rows, need=Counter(p.chosen.user_id for p in plan), users=users, offered=True, online=True, now=now
+    )
+    expires_at = now + timedelta(seconds=settings.offer_timeout_s)
+    offers = Offer.objects.bulk_create(
+        [
+            Offer(
+                conversation_id=p.waiting.conversation_id,
+                agent_id=p.chosen.user_id,
+                created_at=now,
+                expires_at=expires_at,
+            )
+            for p in plan
+        ]
+    )
+    offers_by_id = {o.pk: o for o in offers}
+    for offer in Offer.objects.filter(pk__in=list(offers_by_id)).select_related("conversation__customer"):
+        broadcast.notify_offer(offer, now=now)
+    broadcast.notify_agents([rows[user_id].payload for user_id in users])
+    conversation_broadcast.notify_queue_positions()  # still waiting, now for an answer: they learn their place
+    decisions_record(
+        entries=[
+            {
+                "conversation_id": p.waiting.conversation_id,
+                "kind": Kind.OFFERED,
+                "agent_id": p.chosen.user_id,
+                "reason": (
+                    f"Offered to {p.chosen.name}: lowest load ({p.load}), {settings.offer_timeout_s} s to accept;"
+                    f" {p.considered}"
+                ),
+                "candidates": p.record,
+            }
+            for p in plan
+        ],
         now=now,
     )
+    return len(plan)
 
 
-@transaction.atomic
-def route_step(*, now: datetime, settings: RoutingSettings | None = None) -> RoutingDecision | None:
-    """Place the first waiting conversation that some online agent may take.
-
-    Conversations and agents are claimed with SKIP LOCKED, so any number of
-    routers run at once without waiting on each other or placing one twice.
-    """
-    settings = settings or selectors.routing_settings()
-    online = selectors.online_candidates()
-    candidates = [c for c in online if c.free]
-    if not candidates:
-        return None
-    for conversation_id, required in _queue_window():
-        if not any(required <= c.skills for c in candidates):
-            continue  # waits for a skilled agent (or for its skill wait to run out)
-        conversation = (
-            Conversation.objects.select_for_update(skip_locked=True)
-            .filter(pk=conversation_id, status=Status.PENDING_HANDOFF)
-            .first()
-        )
-        if conversation is None:
-            continue  # another router has it, or it has just been taken
-        offers = list(Offer.objects.filter(conversation=conversation).values_list("agent_id", "state"))
-        if any(state == Offer.State.OPEN for _agent, state in offers):
-            continue  # offered by a router that committed after the window was read
-        eligible, record = _rank(conversation, online, required, tried={agent for agent, _state in offers})
-        for i, candidate in enumerate(eligible):
-            others = [c.describe(eligible=True, why="higher load or busier") for c in eligible[i + 1 :]]
-            decision = _place(
-                conversation=conversation, settings=settings, candidate=candidate, record=record + others, now=now
-            )
-            if decision is not None:
-                return decision
-            record.append(candidate.describe(eligible=False, why="taken by another decision"))
-    return None
+def _place(*, plan: list[_Placement], settings: RoutingSettings, now: datetime) -> int:
+    """Place a plan in one transaction: assign (or offer) each conversation to its
+    chosen agent. Conversations another transaction holds are passed over (SKIP
+    LOCKED); if an agent no longer has room (or went offline) since the plan was
+    read, nothing is placed. Returns how many were placed."""
+    try:
+        with transaction.atomic():
+            if settings.mode == RoutingSettings.Mode.OFFER:
+                return _offers_make(plan=plan, settings=settings, now=now)
+            why = {
+                p.waiting.conversation_id: (
+                    f"Assigned to {p.chosen.name}: lowest load ({p.load}); {p.considered}",
+                    p.record,
+                )
+                for p in plan
+            }
+            token = _assigning.set({"routed": True, "why": why})
+            try:
+                return len(
+                    conversation_services.conversations_assign(
+                        assignments={p.waiting.conversation_id: p.chosen.user for p in plan}, skip_locked=True
+                    )
+                )
+            finally:
+                _assigning.reset(token)
+    except AgentAtCapacity:
+        return 0
 
 
 def route(*, now_fn=None) -> int:
-    """Route until nothing more can be placed; returns the number of placements."""
+    """Place waiting conversations with agents who have room, until nothing more fits.
+
+    A round reads the head of the queue and the online agents (no locks), plans
+    who takes what, and places the plan. If concurrency spoiled part of it (a
+    conversation taken or locked meanwhile, an agent filled or gone), the next
+    round plans again from fresh reads; otherwise what did not fit waits for the
+    next change that frees room or adds an agent, which routes again. Returns
+    the number of conversations placed.
+    """
     now_fn = now_fn or timezone.now
     settings = selectors.routing_settings()
     placed = 0
-    for _ in range(STEPS_PER_CALL):
-        if route_step(now=now_fn(), settings=settings) is None:
+    for _round in range(ROUNDS_PER_CALL):
+        now = now_fn()
+        window = _queue_window(offering=settings.mode == RoutingSettings.Mode.OFFER)
+        if not window:
             break
-        placed += 1
+        candidates = selectors.online_candidates(with_skills=any(w.required for w in window))
+        plan, waits = _plan(window, candidates, now=now)
+        if _queued_record(window=window, waits=waits, online=len(candidates), now=now):
+            conversation_broadcast.notify_queue_positions()
+        if not plan:
+            break
+        done = _place(plan=plan, settings=settings, now=now)
+        placed += done
+        if done == len(plan):
+            break
     return placed
-
-
-def route_handoff(*, conversation_id: int) -> None:
-    route()
-    queued_check(conversation_id=conversation_id, now=timezone.now())
-
-
-@transaction.atomic
-def queued_check(*, conversation_id: int, now: datetime) -> None:
-    """After routing a new handoff: if it is still waiting, say why, once."""
-    conversation = Conversation.objects.filter(pk=conversation_id, status=Status.PENDING_HANDOFF).first()
-    if conversation is None or conversation.offers.filter(state=Offer.State.OPEN).exists():
-        return
-    state = routing_state_for(conversation=conversation, now=now)
-    required = selectors.required_skill_ids(state=state)
-    _eligible, record = _rank(conversation, selectors.online_candidates(), required, tried=set())
-    _queued_record(conversation=conversation, state=state, record=record, required=required, now=now)
 
 
 # --- Assignment (every path) and release -------------------------------------------
@@ -323,60 +618,77 @@ def _close_offer(*, offer: Offer, state: str, now: datetime) -> bool:
     return bool(closed)
 
 
-def assignment_record(*, conversation: Conversation, agent: AbstractBaseUser, now: datetime) -> None:
-    """Count an assignment against the agent's capacity, or refuse it.
+def assignments_record(*, assigned: list[tuple[Conversation, AbstractBaseUser]], now: datetime) -> None:
+    """Count assignments against the agents' capacity, or refuse them.
 
-    Runs inside conversations' accept transaction (conversation row locked by its
-    conditional UPDATE): closes the conversation's open offer (accepted, or
-    withdrawn from another agent who was offered it), then takes a slot with a
-    conditional UPDATE; no slot raises AgentAtCapacity and rolls the accept back.
+    Runs inside conversations' assign transaction (the conversation rows locked):
+    closes each conversation's open offer (accepted, or withdrawn from another
+    agent who was offered it), locks the agents' profiles, and takes a slot for
+    each assignment; an agent without room (or, when routed, no longer online)
+    raises AgentAtCapacity, which rolls the whole assignment back.
     """
-    agent_profile_for(agent)
-    offer = Offer.objects.filter(conversation=conversation, state=Offer.State.OPEN).first()
-    _lock_profiles([agent.pk] + ([offer.agent_id] if offer else []))
-    own_offer = offer is not None and offer.agent_id == agent.pk
-    if offer is not None:
-        _close_offer(offer=offer, state=Offer.State.ACCEPTED if own_offer else Offer.State.WITHDRAWN, now=now)
-        if not own_offer:
-            broadcast.notify_agent(user_id=offer.agent_id)
-    took = AgentProfile.objects.filter(user_id=agent.pk, active_count__lt=F("capacity") - F("offered_count")).update(
-        active_count=F("active_count") + 1, last_assigned_at=now
+    context = _assigning.get() or {}
+    agent_of = {conversation.pk: agent for conversation, agent in assigned}
+    offers = list(
+        Offer.objects.filter(conversation_id__in=list(agent_of), state=Offer.State.OPEN).only(
+            "pk", "agent_id", "conversation_id"
+        )
     )
-    if not took:
-        raise AgentAtCapacity(agent)
-    context = _assigning.get()
-    if context is not None:
-        reason, record, actor = context["reason"], context["record"], context.get("actor")
-    elif own_offer:
-        reason, record, actor = f"{display_name(agent)} accepted the offer", [], agent
-    else:
-        reason, record, actor = f"{display_name(agent)} took it from the queue", [], agent
-    decision = decision_record(
-        conversation=conversation,
-        kind=Kind.ASSIGNED,
-        agent=agent,
-        reason=reason,
-        candidates=record,
-        actor=actor,
+    users = {agent.pk: agent for agent in agent_of.values()}
+    rows = _slots_lock({**users, **{o.agent_id: get_user_model()(pk=o.agent_id) for o in offers}})
+    own_offers = set()
+    for offer in offers:
+        if offer.agent_id == agent_of[offer.conversation_id].pk:
+            own_offers.add(offer.conversation_id)
+            _close_offer(offer=offer, state=Offer.State.ACCEPTED, now=now)
+        else:
+            _close_offer(offer=offer, state=Offer.State.WITHDRAWN, now=now)
+        rows[offer.agent_id].offered -= 1
+    _slots_take(
+        rows=rows,
+        need=Counter(agent.pk for agent in agent_of.values()),
+        users=users,
+        offered=False,
+        online=context.get("routed", False),
         now=now,
     )
-    if context is not None:
-        context["decision"] = decision
-    broadcast.notify_agent(user_id=agent.pk)
+    entries = []
+    for conversation_id, agent in agent_of.items():
+        reason, record = context.get("why", {}).get(conversation_id, (None, []))
+        if reason is None:
+            verb = "accepted the offer" if conversation_id in own_offers else "took it from the queue"
+            reason = f"{display_name(agent)} {verb}"
+        actor = context.get("actor", None if context.get("routed") else agent)
+        entries.append(
+            {
+                "conversation_id": conversation_id,
+                "kind": Kind.ASSIGNED,
+                "agent_id": agent.pk,
+                "reason": reason,
+                "candidates": record,
+                "actor": actor,
+            }
+        )
+    decisions_record(entries=entries, now=now)
+    broadcast.notify_agents([row.payload for row in rows.values()])
 
 
 def resolution_record(*, conversation: Conversation, now: datetime) -> None:
-    """A conversation was resolved (its row is locked): free its agent's slot or
-    its open offer, and route the queue into the room."""
-    offer = Offer.objects.filter(conversation=conversation, state=Offer.State.OPEN).first()
+    """A conversation was resolved (its row is locked): free its agent's slot, or
+    withdraw its open offer if it was still waiting, and route into the room."""
     agent_id = conversation.assigned_agent_id
-    _lock_profiles(([agent_id] if agent_id else []) + ([offer.agent_id] if offer else []))
-    if offer is not None:
-        _close_offer(offer=offer, state=Offer.State.WITHDRAWN, now=now)
-        broadcast.notify_agent(user_id=offer.agent_id)
-    if agent_id:
-        AgentProfile.objects.filter(user_id=agent_id, active_count__gt=0).update(active_count=F("active_count") - 1)
-        broadcast.notify_agent(user_id=agent_id)
+    if agent_id is None:
+        offer = Offer.objects.filter(conversation=conversation, state=Offer.State.OPEN).first()
+        if offer is not None:
+            _lock_profiles([offer.agent_id])
+            _close_offer(offer=offer, state=Offer.State.WITHDRAWN, now=now)
+            broadcast.notify_agent(user_id=offer.agent_id)
+    else:
+        row = _slots_lock({agent_id: get_user_model()(pk=agent_id)})[agent_id]
+        if row.active > 0:
+            AgentProfile.objects.filter(user_id=agent_id).update(active_count=F("active_count") - 1)
+            row.active -= 1
+        broadcast.notify_agents([row.payload])
     routing_schedule()
 
 
@@ -618,8 +930,8 @@ def tick(*, now: datetime) -> dict:
         "relaxed": skills_relax(now=now, settings=settings),
     }
     # Always route: a conversation whose after-commit routing died with its process is
-    # picked up here (three cheap reads when there is nothing to place).
-    figures["placed"] = route()
+    # picked up here (a few cheap reads when there is nothing to place).
+    routing_request()
     figures["grace_s"] = settings.presence_grace_s
     return figures
 
@@ -660,11 +972,11 @@ def conversation_transfer(
     reason = f"Transferred by {display_name(by)} to {target}" + (f": {note}" if note else "")
     decision_record(conversation=conversation, kind=Kind.TRANSFERRED, agent=to_agent, actor=by, reason=reason, now=now)
     if to_skill is not None:
-        state = routing_state_for(conversation=conversation, now=now)
+        state = routing_state_for(conversation=conversation)
         state.required_skills.set([to_skill])
         RoutingState.objects.filter(pk=state.pk).update(skills_since=now, relaxed_at=None, queued_recorded=False)
     else:
-        token = _assigning.set({"reason": reason, "record": [], "actor": by})
+        token = _assigning.set({"why": {conversation.pk: (reason, [])}, "actor": by})
         try:
             conversation_services.conversation_accept(conversation_id=conversation.pk, agent=to_agent)
         finally:

@@ -8,7 +8,11 @@ class SlaConfig(AppConfig):
 
     def ready(self):
         from conversations import signals
+        from helpdesk import config
         from sla import receivers, tasks
+        from sla.models import BusinessHours, Holiday, PriorityRule, SLAPolicy, SLATarget
+
+        config.clear_on_change(SLAPolicy, SLATarget, BusinessHours, Holiday, PriorityRule)
 
         signals.conversation_handed_off.connect(receivers.on_handed_off, dispatch_uid="sla.handed_off")
         signals.conversation_priority_changed.connect(receivers.on_priority_changed, dispatch_uid="sla.priority")

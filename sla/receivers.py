@@ -21,14 +21,12 @@ def on_priority_changed(sender, *, conversation, new, **kwargs):
 
 def on_agent_replied(sender, *, conversation, first_reply, **kwargs):
     if first_reply:
-        services.timer_stop(conversation=conversation, kind=SLATimer.Kind.FIRST_RESPONSE, now=timezone.now())
+        services.timers_stop(conversation=conversation, kinds=[SLATimer.Kind.FIRST_RESPONSE], now=timezone.now())
 
 
 def on_resolved(sender, *, conversation, **kwargs):
     # Resolved without any reply: nothing is owed any more, so first response stops too.
-    now = timezone.now()
-    for kind in SLATimer.Kind:
-        services.timer_stop(conversation=conversation, kind=kind, now=now)
+    services.timers_stop(conversation=conversation, kinds=list(SLATimer.Kind), now=timezone.now())
 
 
 def on_inbox_connected(sender, **kwargs):

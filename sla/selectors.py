@@ -3,7 +3,9 @@
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from sla.models import Notification, SLAPolicy, SLATarget, SLATimer
+from helpdesk import config
+from sla.models import Notification, PriorityRule, SLAPolicy, SLATarget, SLATimer
+from sla.timing import Calendar
 
 NOTIFICATIONS_SHOWN = 20
 
@@ -14,6 +16,25 @@ def policy_default() -> SLAPolicy | None:
 
 def target_for(*, policy: SLAPolicy, priority: int) -> SLATarget | None:
     return SLATarget.objects.filter(policy=policy, priority=priority).first()
+
+
+def default_target_for(*, priority: int) -> tuple[SLATarget, Calendar | None] | None:
+    """The default policy's target for this priority (with its policy) and the
+    policy's business calendar; cached, see helpdesk.config."""
+    return config.cached("sla.default_targets", _default_targets_read).get(priority)
+
+
+def _default_targets_read() -> dict[int, tuple[SLATarget, Calendar | None]]:
+    targets = list(SLATarget.objects.select_related("policy").filter(policy__is_default=True, policy__is_active=True))
+    calendar = targets[0].policy.calendar() if targets else None
+    return {target.priority: (target, calendar) for target in targets}
+
+
+def priority_rules() -> list[PriorityRule]:
+    """The active priority rules in the order they are tried; cached, see helpdesk.config."""
+    return config.cached(
+        "sla.priority_rules", lambda: list(PriorityRule.objects.filter(is_active=True).order_by("position", "pk"))
+    )
 
 
 def timers_for(*, conversation_ids: list[int]) -> list[SLATimer]:

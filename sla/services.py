@@ -36,19 +36,20 @@ def _when(value: datetime) -> str:
 # --- Timers -----------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def timers_start(*, conversation: Conversation, now: datetime) -> list[SLATimer]:
     """Start the first-response and resolution timers of a conversation that just
-    entered Pending Handoff, against the default policy's target for its priority."""
-    policy = selectors.policy_default()
-    target = selectors.target_for(policy=policy, priority=conversation.priority) if policy else None
-    if target is None:
+    entered Pending Handoff (once: the unique constraint refuses a second start),
+    against the default policy's target for its priority."""
+    found = selectors.default_target_for(priority=conversation.priority)
+    if found is None:
         logger.warning(
             "No SLA policy/target for P%s: conversation %s runs without SLA", conversation.priority, conversation.pk
         )
         return []
+    target, calendar = found
+    policy = target.policy
     started_at = conversation.handed_off_at or now
-    calendar = policy.calendar()
     timers = []
     for kind in Kind:
         seconds = target.seconds_for(kind)
@@ -63,10 +64,8 @@ def timers_start(*, conversation: Conversation, now: datetime) -> list[SLATimer]
             at_risk_at=at_risk_at,
             due_at=due_at,
         )
-        timer.full_clean(exclude=["conversation", "policy"], validate_constraints=False)
         timers.append(timer)
-    SLATimer.objects.bulk_create(timers, ignore_conflicts=True)
-    timers = list(SLATimer.objects.filter(conversation=conversation).order_by("kind"))
+    timers = SLATimer.objects.bulk_create(timers)
     first = next(t for t in timers if t.kind == Kind.FIRST_RESPONSE)
     conversation_services.timeline_record(
         conversation=conversation,
@@ -79,7 +78,7 @@ def timers_start(*, conversation: Conversation, now: datetime) -> list[SLATimer]
     return timers
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def timers_reprioritise(*, conversation: Conversation, priority: int, now: datetime) -> list[SLATimer]:
     """Recompute open timers' deadlines for a new priority, from their original start.
 
@@ -108,23 +107,29 @@ def timers_reprioritise(*, conversation: Conversation, priority: int, now: datet
     return changed
 
 
-@transaction.atomic
-def timer_stop(*, conversation: Conversation, kind: str, now: datetime) -> SLATimer | None:
-    """Stop a timer (first reply, resolution): met if before its deadline, else breached,
-    recording the breach here if no sweep has yet."""
-    timer = SLATimer.objects.select_for_update().filter(conversation=conversation, kind=kind).first()
-    if timer is None:
-        return None
-    if timer.state in OPEN:
-        if now < timer.due_at:
-            SLATimer.objects.filter(pk=timer.pk, state=timer.state).update(state=State.MET, stopped_at=now)
-        else:
-            _breaches_record(timers=[timer], now=now, stopped_at=now)
-    elif timer.stopped_at is None:
-        SLATimer.objects.filter(pk=timer.pk, stopped_at__isnull=True).update(stopped_at=now)
-    timer.refresh_from_db()
-    broadcast.notify_timers([timer])
-    return timer
+@transaction.atomic(savepoint=False)
+def timers_stop(*, conversation: Conversation, kinds: list[str], now: datetime) -> list[SLATimer]:
+    """Stop timers (first reply: first response; resolution: both): met if before
+    their deadline, else breached, recording the breach here if no sweep has yet.
+    The rows are locked first, so a sweep cannot move them meanwhile."""
+    timers = list(
+        SLATimer.objects.select_for_update().filter(conversation=conversation, kind__in=kinds).order_by("kind")
+    )
+    met = [t for t in timers if t.state in OPEN and now < t.due_at]
+    late = [t for t in timers if t.state in OPEN and now >= t.due_at]
+    unstopped = [t for t in timers if t.state not in OPEN and t.stopped_at is None]
+    if met:
+        SLATimer.objects.filter(pk__in=[t.pk for t in met], state__in=OPEN).update(state=State.MET, stopped_at=now)
+        for timer in met:
+            timer.state, timer.stopped_at = State.MET, now
+    if late:
+        _breaches_record(timers=late, now=now, stopped_at=now)
+    if unstopped:
+        SLATimer.objects.filter(pk__in=[t.pk for t in unstopped], stopped_at__isnull=True).update(stopped_at=now)
+        for timer in unstopped:
+            timer.stopped_at = now
+    broadcast.notify_timers(met + unstopped)
+    return timers
 
 
 # --- The sweep --------------------------------------------------------------
@@ -365,10 +370,10 @@ def rule_matches(rule: PriorityRule, *, conversation: Conversation, text: str, c
     return not (rule.kb_category and rule.kb_category.lower() != category.lower())
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def priority_rules_apply(*, conversation: Conversation, now: datetime) -> PriorityRule | None:
     """Set a handed-off conversation's priority by the first matching active rule."""
-    rules = list(PriorityRule.objects.filter(is_active=True).order_by("position", "pk"))
+    rules = selectors.priority_rules()
     if not rules:
         return None
     text = _customer_text(conversation) if any(r.keywords for r in rules) else ""

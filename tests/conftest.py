@@ -6,9 +6,18 @@ from django.test import Client
 
 from conversations.identity import customer_token_make
 from conversations.management.commands.demo_data import DEMO_KB
-from helpdesk import outbox
+from helpdesk import config, outbox
 from knowledge.services import kb_import_jsonl
 from tests.factories import CustomerFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_configuration():
+    """Each test reads the configuration its own database holds: a test's rollback
+    (or a transactional test's flush) changes it without telling the cache."""
+    config.clear()
+    yield
+    config.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -41,7 +41,9 @@ function onMessage(m) {
 function onEvent(event) {
   if (event.type === "conversation.message") onMessage(event.message);
   else if (event.type === "conversation.changed") {
-    state = event.conversation;
+    // A place pushed by routing in another process may arrive before the handoff itself.
+    const place = state?.id === event.conversation.id ? state.queue_position : null;
+    state = { ...event.conversation, queue_position: event.conversation.queue_position ?? place };
     if (state.status !== "bot") typing.hidden = true;
     renderState();
   } else if (event.type === "conversation.queue" && state?.id === event.conversation) {

@@ -173,8 +173,16 @@ async def test_inbox_hears_a_handoff_after_commit():
     assert event["event"] == "handed_off"
     assert event["conversation"]["id"] == conversation.pk
     assert event["conversation"]["status"] == Conversation.Status.PENDING_HANDOFF
-    assert event["conversation"]["queue_position"] == 1
     assert event["conversation"]["handoff_reason"] == "customer_request"
+    await communicator.disconnect()
+
+
+async def test_a_customer_whose_handoff_waits_hears_their_place():
+    customer = await sync_to_async(CustomerFactory)()
+    communicator, _, _ = await _customer_socket(customer_token_make(customer_id=customer.pk))
+    conversation = await sync_to_async(services.customer_request_handoff)(customer=customer)  # nobody is online
+    event = await _receive_until(communicator, lambda e: e["type"] == "conversation.queue")
+    assert event == {"type": "conversation.queue", "conversation": conversation.pk, "queue_position": 1}
     await communicator.disconnect()
 
 

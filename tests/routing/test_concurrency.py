@@ -174,6 +174,64 @@ def test_resolve_racing_a_new_assignment_keeps_capacity_and_loses_nothing(round_
     assert waiting.count() == 1  # the other one waits for the next free slot
 
 
+def test_a_request_made_while_another_process_routes_is_served_by_that_router(monkeypatch):
+    """PostgreSQL: one router at a time; a request that finds the router busy only
+    counts itself, and the router routes again for it. SQLite (one writer at a
+    time): every request routes at once."""
+    _mode(RoutingSettings.Mode.AUTO_ASSIGN)
+    alice = UserFactory(username="alice")
+    make_online(alice, capacity=5)
+    if connection.vendor != "postgresql":
+        conversation = conversation_services.customer_request_handoff(customer=CustomerFactory())
+        conversation.refresh_from_db()
+        assert conversation.assigned_agent == alice
+        return
+
+    routing, counted, rounds = threading.Event(), threading.Event(), []
+    real_route = services.route
+
+    def route(**kwargs):
+        rounds.append(threading.current_thread().name)
+        if len(rounds) == 1:  # the router's first round is under way
+            routing.set()
+            assert counted.wait(timeout=30)
+        return real_route(**kwargs)
+
+    monkeypatch.setattr(services, "route", route)
+
+    def router():
+        try:
+            services.routing_request()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=router, name="router")
+    thread.start()
+    assert routing.wait(timeout=30)
+    conversation = conversation_services.customer_request_handoff(customer=CustomerFactory())
+    counted.set()  # this request found the lock taken and returned without routing
+    thread.join(timeout=60)
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent == alice
+    assert set(rounds) == {"router"} and len(rounds) == 2  # the router routed again, for it
+
+
+def test_a_router_that_has_routed_long_enough_leaves_the_rest_to_a_task(monkeypatch):
+    _mode(RoutingSettings.Mode.AUTO_ASSIGN)
+    alice = UserFactory(username="alice")
+    make_online(alice, capacity=5)
+    queued = []
+    monkeypatch.setattr(services, "SERVE_S", 0.0)
+    monkeypatch.setattr(services, "task_enqueue", lambda func, **kwargs: queued.append(func))
+    ConversationFactory(pending=True)
+    services.routing_request()
+    if connection.vendor == "postgresql":
+        assert queued == ["routing.tasks.route"]  # time was up before the first round: a task routes
+        assert Conversation.objects.filter(status=Status.PENDING_HANDOFF).count() == 1
+        services.route()  # what the task does
+    assert Conversation.objects.filter(status=Status.ASSIGNED, assigned_agent=alice).count() == 1
+
+
 def _now():
     from django.utils import timezone
 

@@ -169,7 +169,7 @@ def test_rules_match_the_questions_category_keywords_and_segment(db):
     from routing.selectors import rules_matching
 
     assert {r.name for r in rules_matching(conversation=conversation)} == {"Billing questions", "Refunds", "VIPs"}
-    state = services.routing_state_for(conversation=conversation, now=NOW)
+    state = services.routing_state_for(conversation=conversation)
     assert set(state.required_skills.values_list("name", flat=True)) == {"billing", "vip"}
     assert conversation.events.get(kind="routing.skills").data["skills"] == ["billing", "vip"]
 
