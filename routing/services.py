@@ -58,7 +58,7 @@ ROUTER_LOCK = 0x626174_6F6E_01
 REQUESTS = "routing_request_seq"
 # A process routes for others at most this long before a task takes over, so a
 # web request that became the router under sustained load is not held up.
-SERVE_S = 2.0
+SERVE_S = 1.0
 # Lines a decision's record keeps of the agents considered (how many there were
 # is in its reason): the best who could take it, then the nearest who could not.
 CANDIDATES_RECORDED = 10
@@ -181,7 +181,7 @@ def decisions_record(*, entries: list[dict], now: datetime) -> list[RoutingDecis
                 "kind": f"routing.{d.kind}",
                 "text": d.reason or Kind(d.kind).label,
                 "actor": e.get("actor"),
-                "data": {"decision": d.pk, "agent": d.agent_id},
+                "data": {"decision": d.pk, "agent": d.agent_id, "candidates": d.candidates},
                 "at": now,
             }
             for d, e in zip(decisions, entries, strict=True)

@@ -25,6 +25,24 @@ function addTimeline(e) {
   const text = document.createElement("span");
   text.textContent = e.actor ? `${e.text} (${e.actor})` : e.text;
   li.append(time, " ", text);
+  const considered = e.data?.candidates;
+  if (Array.isArray(considered) && considered.length) {
+    // Who routing considered for this decision, and why each could or could not take it.
+    const details = document.createElement("details");
+    details.className = "candidates";
+    details.dataset.testid = "candidates";
+    const summary = document.createElement("summary");
+    summary.textContent = "Considered";
+    const list = document.createElement("ul");
+    for (const c of considered) {
+      const item = document.createElement("li");
+      item.className = c.eligible ? "eligible" : "ineligible";
+      item.textContent = `${c.name} (${c.load}): ${c.why}`;
+      list.append(item);
+    }
+    details.append(summary, list);
+    li.append(details);
+  }
   timelineEl.append(li);
 }
 for (const e of JSON.parse(document.getElementById("timeline-data").textContent)) addTimeline(e);

@@ -53,6 +53,10 @@ def test_an_offer_appears_live_and_accepting_it_assigns(live_url, browser, artif
     timeline = alice.get_by_test_id("timeline")
     expect(timeline).to_contain_text("Offered to Alice")
     expect(timeline).to_contain_text("Alice accepted the offer")
+    # Who routing considered, with why, is one click away in the timeline.
+    offered = timeline.locator("li", has_text="Offered to Alice")
+    offered.get_by_text("Considered").click()
+    expect(offered.locator(".candidates li.eligible")).to_have_text(["Alice (0/5): chosen (load 0/5)"])
     expect(alice.locator("#routing-agents")).to_contain_text("1 active")
 
 
