@@ -11,7 +11,7 @@ connection, started together. Each hands off its share of the conversations
 through ``conversations.services.conversation_handoff``; routing runs as it does
 in production, after the commit, in the process that committed (or in the one
 routing at that moment). After each handoff, while agents are over ``--busy`` of
-their capacity, one of them resolves their oldest conversation (agents keep up
+their capacity, the busiest resolves their oldest conversation (agents keep up
 with what piles up; at most three per handoff), which frees capacity and routes
 the queue again.
 Mode ``auto_assign`` (no human in the loop to accept an offer).
@@ -141,6 +141,7 @@ def _worker(ids: list[int], agents: list[int], busy: float, start, results) -> N
     from conversations import signals
     from conversations.models import Conversation
     from helpdesk import outbox
+    from routing.models import AgentProfile
 
     User = get_user_model()
 
@@ -154,27 +155,31 @@ def _worker(ids: list[int], agents: list[int], busy: float, start, results) -> N
 
     agents_by_id = User.objects.in_bulk(agents)
 
-    over_capacity_share = {
-        "assigned_agent__agent_profile__active_count__gt": F("assigned_agent__agent_profile__capacity") * busy
-    }
-
     def resolve_while_busy():
-        """While agents are over ``busy`` of their capacity, one of them resolves
+        """While agents are over ``busy`` of their capacity, the busiest resolves
         their oldest conversation (agents keep up with what piles up), up to
-        ``RESOLVES_PER_HANDOFF`` times. Conversations another worker is resolving
-        are passed over, so the workers do not queue behind one agent."""
-        for _ in range(RESOLVES_PER_HANDOFF):
-            with transaction.atomic():
-                oldest = (
-                    Conversation.objects.select_for_update(skip_locked=True, of=("self",))
-                    .filter(status=Conversation.Status.ASSIGNED, **over_capacity_share)
-                    .order_by("assigned_at", "pk")
-                    .values_list("pk", "assigned_agent_id")
-                    .first()
-                )
-                if oldest is None:
-                    return
-                conversation_services.conversation_resolve(conversation_id=oldest[0], agent=agents_by_id[oldest[1]])
+        ``RESOLVES_PER_HANDOFF`` times. A conversation another worker is resolving
+        is passed over (the next one, or the next busiest agent's)."""
+        resolved = 0
+        while resolved < RESOLVES_PER_HANDOFF:
+            over = AgentProfile.objects.filter(
+                user__username__startswith=AGENT_PREFIX, active_count__gt=F("capacity") * busy
+            ).values_list("user_id", "active_count", "capacity")
+            for user_id, _active, _capacity in sorted(over, key=lambda row: (-row[1] / row[2], row[0])):
+                with transaction.atomic():
+                    oldest = (
+                        Conversation.objects.select_for_update(skip_locked=True)
+                        .filter(status=Conversation.Status.ASSIGNED, assigned_agent_id=user_id)
+                        .order_by("assigned_at", "pk")
+                        .values_list("pk", flat=True)
+                        .first()
+                    )
+                    if oldest is not None:
+                        conversation_services.conversation_resolve(conversation_id=oldest, agent=agents_by_id[user_id])
+                        resolved += 1
+                        break
+            else:
+                return  # nobody over, or all their conversations being resolved already
 
     start.wait()
     try:
