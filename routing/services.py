@@ -53,7 +53,7 @@ QUEUE_SCAN = 200
 # locked meanwhile, an agent filled); past them, the next request routes again.
 ROUNDS_PER_CALL = 5
 # PostgreSQL: the advisory lock the process routing holds, and the sequence
-# requests are counted on (migration routing 0002).
+# requests are counted on (migration routing 0003).
 ROUTER_LOCK = 0x626174_6F6E_01
 REQUESTS = "routing_request_seq"
 # A process routes for others at most this long before a task takes over, so a
@@ -82,12 +82,7 @@ def agent_profile_for(user: AbstractBaseUser) -> AgentProfile:
 
 def _lock_profiles(user_ids) -> None:
     """Row-lock these agents' profiles in the one order every path uses."""
-    list(
-        AgentProfile.objects.select_for_update()
-        .filter(user_id__in=sorted(set(user_ids)))
-        .order_by("user_id")
-        .values_list("pk", flat=True)
-    )
+    _slots_lock({user_id: get_user_model()(pk=user_id) for user_id in user_ids})
 
 
 @dataclass
@@ -160,7 +155,7 @@ def _slots_take(
 def decisions_record(*, entries: list[dict], now: datetime) -> list[RoutingDecision]:
     """Store routing decisions and show each in its conversation's timeline, in two
     INSERTs. Each entry: ``conversation_id``, ``kind``, and optionally ``agent_id``,
-    ``reason``, ``candidates`` (every online agent's line) and ``actor``."""
+    ``reason``, ``candidates`` (the record of who was considered) and ``actor``."""
     decisions = RoutingDecision.objects.bulk_create(
         [
             RoutingDecision(
