@@ -225,50 +225,53 @@ def routing_request() -> None:
 
     SQLite has one writer at a time: route here. PostgreSQL: count the request
     and, in the same round trip, try to become the router; if another process is
-    routing, it will see the count move and route again for us. The router routes
-    while requests keep coming. A request counted after its last look, while it
-    still held the lock, found the lock taken; so after letting go the router looks
-    once more, and if the count moved, takes the lock again (or leaves it to
-    whoever has it now).
+    routing, it will see the count move when it lets go, and route again for us.
+    The router notes the count as it takes the lock, routes a round, and reads the
+    count again as it lets go; if it moved meanwhile, it takes the lock again (or
+    leaves it to whoever has it now, who reads the count after taking it).
     """
     if connection.vendor != "postgresql":
         route()
         return
     deadline = time.monotonic() + SERVE_S
-    count = True
-    while _router_lock(take=True, count=count):
-        count = handover = False
+    taken, latest = _router_take(count=True)
+    while taken:
+        served, handover = latest, time.monotonic() > deadline
         try:
-            served = None
-            while (latest := _requests_made()) != served:
-                if time.monotonic() > deadline:
-                    handover = True
-                    break
-                served = latest
+            if not handover:
                 route()
         finally:
-            _router_lock(take=False)
+            latest = _router_release()
         if handover:
             task_enqueue("routing.tasks.route", task_name=f"routing-{latest}")
             return
-        if _requests_made() == served:
+        if latest == served:
             return
+        taken, latest = _router_take(count=False)
 
 
-def _requests_made() -> int:
+# Each statement runs its steps in order, in one round trip: a subquery with
+# OFFSET 0 is not flattened, and a LATERAL one that refers to it runs after it.
+_READ = f"CROSS JOIN LATERAL (SELECT last_value FROM {REQUESTS} WHERE x.done IS NOT NULL OFFSET 0) AS s"
+_TAKE = f"SELECT x.done, s.last_value FROM (SELECT pg_try_advisory_lock(%s) AS done OFFSET 0) AS x {_READ}"
+_COUNT_TAKE = f"""SELECT x.done, s.last_value FROM (SELECT nextval('{REQUESTS}') AS n OFFSET 0) AS c
+    CROSS JOIN LATERAL (SELECT pg_try_advisory_lock(%s) AS done WHERE c.n IS NOT NULL OFFSET 0) AS x {_READ}"""
+_RELEASE = f"SELECT s.last_value FROM (SELECT pg_advisory_unlock(%s) AS done OFFSET 0) AS x {_READ}"
+
+
+def _router_take(*, count: bool) -> tuple[bool, int]:
+    """Try to take the router lock (``count``: count a request first); returns
+    whether it was taken and the count read after trying."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT last_value FROM {REQUESTS}")
+        cursor.execute(_COUNT_TAKE if count else _TAKE, [ROUTER_LOCK])
+        return cursor.fetchone()
+
+
+def _router_release() -> int:
+    """Let go of the router lock; returns the count read after letting go."""
+    with connection.cursor() as cursor:
+        cursor.execute(_RELEASE, [ROUTER_LOCK])
         return cursor.fetchone()[0]
-
-
-def _router_lock(take: bool, *, count: bool = False) -> bool:
-    """Take (try) or let go of the router lock; ``count``: count a request first,
-    in the same round trip."""
-    function = "pg_try_advisory_lock" if take else "pg_advisory_unlock"
-    counter = f"nextval('{REQUESTS}')" if count else "0"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {counter}, {function}(%s)", [ROUTER_LOCK])
-        return cursor.fetchone()[1]
 
 
 # --- Routing state -------------------------------------------------------------------
