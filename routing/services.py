@@ -948,7 +948,9 @@ def conversation_transfer(
     to_skill: Skill | None = None,
 ) -> Conversation:
     """Hand a conversation to another agent, or back to the queue for a skill group,
-    with an internal note. The target agent must have room (capacity holds)."""
+    with an internal note. A target agent must be online (an agent who is away or
+    offline receives nothing new, and the customer would wait on nobody) and have
+    room (capacity holds); both are read under the agent's profile lock."""
     if (to_agent is None) == (to_skill is None):
         raise ValidationError("Choose either an agent or a skill group.", code="invalid")
     note = note.strip()[:400]
@@ -958,9 +960,13 @@ def conversation_transfer(
         raise PermissionDenied("Only the agent handling this conversation (or an admin) can transfer it.")
     if to_agent is not None and to_agent.pk == current.pk:
         raise ValidationError(f"{display_name(to_agent)} already has this conversation.", code="invalid")
-    if to_agent is not None:
-        agent_profile_for(to_agent)
-    _lock_profiles([current.pk] + ([to_agent.pk] if to_agent else []))
+    rows = _slots_lock({current.pk: current, **({to_agent.pk: to_agent} if to_agent else {})})
+    if to_agent is not None and rows[to_agent.pk].presence != Presence.ONLINE:
+        raise ValidationError(
+            f"{display_name(to_agent)} is {rows[to_agent.pk].presence}: transfer to someone online,"
+            " or to a skill group.",
+            code="not_online",
+        )
     target = display_name(to_agent) if to_agent else f"the {to_skill.name} team"
     conversation_services.conversation_release(
         conversation_id=conversation.pk, agent=current, body=f"{display_name(current)} is passing you to {target}."

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from conversations import services as conversation_services
@@ -360,10 +361,28 @@ def test_transfer_to_a_full_agent_is_refused_and_changes_nothing(agent, other_ag
     assert (_profile(agent).active_count, _profile(other_agent).active_count) == (1, 1)
 
 
+@pytest.mark.parametrize("presence", [Presence.AWAY, Presence.OFFLINE])
+def test_transfer_to_an_agent_who_is_not_online_is_refused_and_changes_nothing(agent, other_agent, presence):
+    make_online(agent)
+    make_online(other_agent)
+    services.presence_set(user=other_agent, status=presence, now=NOW)
+    conversation = ConversationFactory(pending=True)
+    services.conversation_take(conversation_id=conversation.pk, agent=agent)
+    with pytest.raises(ValidationError, match=f"Bob is {presence}: transfer to someone online"):
+        services.conversation_transfer(
+            conversation_id=conversation.pk, by=agent, to_agent=other_agent, note="", now=NOW
+        )
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent == agent
+    assert (_profile(agent).active_count, _profile(other_agent).active_count) == (1, 0)
+    assert not conversation.events.filter(kind="routing.transferred").exists()
+
+
 def test_only_the_handling_agent_or_an_admin_can_transfer(agent, other_agent, admin_user):
     from django.core.exceptions import PermissionDenied
 
     make_online(agent)
+    make_online(other_agent)
     conversation = ConversationFactory(pending=True)
     services.conversation_take(conversation_id=conversation.pk, agent=agent)
     with pytest.raises(PermissionDenied):

@@ -1,6 +1,7 @@
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from conversations.models import Conversation
 from routing import services
@@ -106,8 +107,25 @@ def test_transfer_form_only_for_the_handling_agent(agent_client, agent, other_ag
     bob = Client()
     bob.force_login(other_agent)
     form = bob.get(reverse("routing-transfer", args=[conversation.pk])).content.decode()
-    assert f'value="agent:{agent.pk}"' in form
+    assert f'value="agent:{agent.pk}">' in form
     assert f'value="agent:{other_agent.pk}"' not in form
+    services.presence_set(user=agent, status=AgentProfile.Presence.AWAY, now=timezone.now())
+    form = bob.get(reverse("routing-transfer", args=[conversation.pk])).content.decode()
+    assert f'value="agent:{agent.pk}" disabled>' in form  # shown, but not a target while away
+
+
+def test_transfer_by_form_to_an_agent_who_went_away_says_so(agent_client, agent, other_agent):
+    make_online(agent)
+    make_online(other_agent)
+    conversation = ConversationFactory(pending=True)
+    services.conversation_take(conversation_id=conversation.pk, agent=agent)
+    services.presence_set(user=other_agent, status=AgentProfile.Presence.AWAY, now=timezone.now())
+    response = agent_client.post(
+        reverse("routing-transfer", args=[conversation.pk]), {"target": f"agent:{other_agent.pk}"}, follow=True
+    )
+    assert "Bob is away: transfer to someone online, or to a skill group." in response.content.decode()
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent == agent
 
 
 def test_transfer_by_form_to_an_agent_and_to_a_skill(agent_client, agent, other_agent):
