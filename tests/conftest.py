@@ -2,13 +2,22 @@
 
 import pytest
 import redis
-from django.test import Client
+from django.test import Client, override_settings
 
 from conversations.identity import customer_token_make
 from conversations.management.commands.demo_data import DEMO_KB
 from helpdesk import config, outbox
 from knowledge.services import kb_import_jsonl
 from tests.factories import CustomerFactory, UserFactory
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Test users' passwords are hashed with MD5, not PBKDF2's million rounds (half
+    a second a user on a CI machine): the tests check who may do what, not how
+    strongly passwords are stored."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
