@@ -88,6 +88,14 @@ def _setup(args) -> tuple[list[int], list[int]]:
     call_command("migrate", verbosity=0)
     rng = random.Random(args.seed)
     Customer.objects.filter(name__startswith="bench-").delete()
+    others = Conversation.objects.filter(status=Conversation.Status.PENDING_HANDOFF).count()
+    if others:
+        raise SystemExit(
+            f"{others} conversations already wait in this database's queue (another benchmark's?) and would go"
+            " first: run on a scratch database whose queue is empty."
+        )
+    # Whatever else the last run's agents took in this scratch database (another benchmark's handoffs).
+    Conversation.objects.filter(assigned_agent__username__startswith=AGENT_PREFIX).delete()
     User.objects.filter(username__startswith=AGENT_PREFIX).delete()
     RoutingSettings.objects.update_or_create(
         pk=1, defaults={"mode": RoutingSettings.Mode.AUTO_ASSIGN, "skill_wait_s": 3600, "requeue_on_offline": False}
@@ -210,10 +218,13 @@ def main():
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     django.setup()
+    from django.contrib.auth import get_user_model
     from django.db import connection, connections
     from django.db.models import Count, Q
+    from django.utils import timezone
 
     from conversations.models import Conversation
+    from routing import services
     from routing.models import AgentProfile, Offer, RoutingDecision, RoutingState
 
     agents, ids = _setup(args)
@@ -333,6 +344,9 @@ def main():
         "errors": errors[:5],
         "database": connection.vendor,
     }
+    # Off duty: the team must not take another benchmark's handoffs in this database.
+    for user in get_user_model().objects.filter(pk__in=agents):
+        services.presence_set(user=user, status=AgentProfile.Presence.OFFLINE, now=timezone.now())
     if not args.json:
         for key, value in figures.items():
             print(f"{key:>22}: {value}")
