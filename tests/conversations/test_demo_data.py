@@ -29,7 +29,9 @@ def test_it_runs_again_without_duplicating_or_undoing_an_admins_changes(demo):
     AgentProfile.objects.get(user=demo["bob"]).skills.clear()
     AgentProfile.objects.get(user=demo["alice"]).skills.filter(name="billing").delete()
     RoutingRule.objects.filter(name="Billing questions").update(is_active=False)
-    call_command("demo_data", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("demo_data", stdout=out)
+    assert "alice  / baton-alice  (agent: technical)" in out.getvalue()  # what the sign-in will find
     assert _skills("alice") == {"technical"}  # an agent with skills keeps what the admin left
     assert _skills("bob") == {"technical"}  # one without gets the demo's again
     assert RoutingRule.objects.count() == 3 and not RoutingRule.objects.get(name="Billing questions").is_active

@@ -67,6 +67,7 @@ class Command(BaseCommand):
             self.stdout.write("Importing the demo knowledge base (embedding every entry once)...")
             kb_import_jsonl(path=DEMO_KB)
         self.stdout.write(self.style.SUCCESS("Demo sign-ins (change them before real use):"))
-        for username, _, password, staff, names in TEAM:
-            role = "admin" if staff else f"agent: {', '.join(names)}"
+        for username, _, password, staff, _names in TEAM:
+            skills = Skill.objects.filter(agents__user__username=username).values_list("name", flat=True)
+            role = "admin" if staff else f"agent: {', '.join(skills) or 'no skills'}"
             self.stdout.write(f"  {username:<6} / {password:<12} ({role})")
