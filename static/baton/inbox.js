@@ -4,39 +4,50 @@ import { liveSocket, toast } from "./live.js";
 
 const root = document.getElementById("inbox");
 const notifyButton = document.getElementById("enable-notifications");
+// Every agent's page re-reads the list on every message and change of the whole
+// team's queue: at most one read a second each (the first at once, then one for
+// whatever came meanwhile), so a busy queue does not turn into a read per event per agent.
+const MIN_INTERVAL_MS = 1000;
 let refreshing = null;
 let again = false;
+let timer = null;
+let lastStart = 0;
 
-async function refresh() {
-  // One fetch at a time; events arriving meanwhile trigger one more afterwards.
-  if (refreshing) { again = true; return refreshing; }
-  refreshing = (async () => {
-    const view = root.dataset.view || "pending";
-    const response = await fetch(`${root.dataset.listUrl}?view=${encodeURIComponent(view)}`, { headers: { Accept: "text/html" } });
-    if (response.ok) {
-      const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-      for (const id of ["inbox-tabs", "inbox-rows"]) {
-        const fresh = doc.getElementById(id), current = document.getElementById(id);
-        if (!fresh || !current) continue;
-        if (id === "inbox-tabs" && !root.dataset.view) {
-          // On a conversation page only the counts change.
-          for (const span of fresh.querySelectorAll("[data-count]")) {
-            const old = current.querySelector(`[data-count="${span.dataset.count}"]`);
-            if (old) old.textContent = span.textContent;
-          }
-        } else {
-          current.replaceWith(fresh);
-        }
-      }
-      document.title = document.title.replace(/^\(\d+\) /, "");
-      const pending = Number(document.querySelector('[data-count="pending"]')?.textContent || 0);
-      if (pending) document.title = `(${pending}) ${document.title}`;
-    }
-  })();
-  try { await refreshing; } finally {
+function refresh() {
+  if (refreshing) { again = true; return; }
+  const wait = lastStart + MIN_INTERVAL_MS - Date.now();
+  if (wait > 0) {
+    timer ??= setTimeout(() => { timer = null; refresh(); }, wait);
+    return;
+  }
+  lastStart = Date.now();
+  refreshing = render().catch((error) => console.warn("inbox: list refresh failed", error)).finally(() => {
     refreshing = null;
     if (again) { again = false; refresh(); }
+  });
+}
+
+async function render() {
+  const view = root.dataset.view || "pending";
+  const response = await fetch(`${root.dataset.listUrl}?view=${encodeURIComponent(view)}`, { headers: { Accept: "text/html" } });
+  if (!response.ok) return;
+  const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+  for (const id of ["inbox-tabs", "inbox-rows"]) {
+    const fresh = doc.getElementById(id), current = document.getElementById(id);
+    if (!fresh || !current) continue;
+    if (id === "inbox-tabs" && !root.dataset.view) {
+      // On a conversation page only the counts change.
+      for (const span of fresh.querySelectorAll("[data-count]")) {
+        const old = current.querySelector(`[data-count="${span.dataset.count}"]`);
+        if (old) old.textContent = span.textContent;
+      }
+    } else {
+      current.replaceWith(fresh);
+    }
   }
+  document.title = document.title.replace(/^\(\d+\) /, "");
+  const pending = Number(document.querySelector('[data-count="pending"]')?.textContent || 0);
+  if (pending) document.title = `(${pending}) ${document.title}`;
 }
 
 function onEvent(event) {

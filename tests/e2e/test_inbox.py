@@ -1,0 +1,55 @@
+"""The live inbox under a burst of events: it ends up showing all of it, and each
+agent's page reads the list at most once a second however busy the team is."""
+
+import threading
+from itertools import pairwise
+
+import pytest
+from django.db import connection
+from playwright.sync_api import expect
+
+from conversations import services
+from tests.e2e.test_handoff_flow import _login
+from tests.factories import CustomerFactory, UserFactory
+
+pytestmark = pytest.mark.e2e
+
+HANDOFFS = 30
+# When the page starts each read of the list (the page's own clock).
+RECORD_LIST_READS = """
+window.listReads = [];
+const nativeFetch = window.fetch;
+window.fetch = (url, ...rest) => {
+  if (String(url).includes("/inbox/list/")) window.listReads.push(performance.now());
+  return nativeFetch(url, ...rest);
+};
+"""
+
+
+def test_a_burst_of_handoffs_shows_in_full_with_at_most_one_list_read_a_second(live_url, browser):
+    UserFactory(username="alice", first_name="Alice")
+    context = browser.new_context()
+    context.add_init_script(RECORD_LIST_READS)
+    page = context.new_page()
+    _login(page, live_url, "alice")
+    page.wait_for_function("window.listReads.length >= 1")  # the read on the socket's opening
+
+    customers = CustomerFactory.create_batch(HANDOFFS)
+
+    def burst():  # outside Playwright's thread: the broadcasts bridge to the channel layer
+        try:
+            for customer in customers:  # each commits: a handoff event, a message, routing's
+                services.customer_request_handoff(customer=customer)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=burst)
+    thread.start()
+    thread.join(timeout=60)
+
+    expect(page.locator('[data-count="pending"]')).to_have_text(str(HANDOFFS))
+    expect(page.locator("#inbox-rows tr[data-conversation]")).to_have_count(HANDOFFS)
+    reads = page.evaluate("window.listReads")
+    gaps = [later - earlier for earlier, later in pairwise(reads)]
+    assert len(reads) >= 2, reads  # the burst was read
+    assert min(gaps) >= 990, gaps  # never two reads within a second
