@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -29,6 +30,8 @@ class EntryAdmin(admin.ModelAdmin):
     search_fields = ["title", "external_id", "body"]
     prepopulated_fields = {"external_id": ["title"]}
     inlines = [ChunkInline]
+    # An article link typed without a scheme ("help.example.com/x") means https (Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(description="Phrasings")
     def question_count(self, obj):

@@ -61,7 +61,7 @@ def test_editing_an_entry_in_admin_re_embeds_it(admin_client):
             "body": "Use the link.",
             "questions": '["I cannot log in"]',
             "category": "",
-            "url": "",
+            "url": "help.example.com/reset",  # typed without a scheme
             # The read-only chunks inline's management form.
             "chunks-TOTAL_FORMS": "0",
             "chunks-INITIAL_FORMS": "0",
@@ -69,3 +69,4 @@ def test_editing_an_entry_in_admin_re_embeds_it(admin_client):
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert list(Chunk.objects.filter(kind="question").values_list("text", flat=True)) == ["I cannot log in"]
+    assert Entry.objects.get().url == "https://help.example.com/reset"
