@@ -97,6 +97,12 @@ class Conversation(models.Model):
                 name="conversation_queue_idx",
             ),
             models.Index(fields=["status", "-updated_at"], name="conversation_status_idx"),
+            # The inbox's Resolved view: the latest first, without reading the rest.
+            models.Index(
+                fields=["-resolved_at", "-id"],
+                condition=Q(status="resolved", handed_off_at__isnull=False),
+                name="conversation_resolved_idx",
+            ),
         ]
 
     def __str__(self):

@@ -62,11 +62,14 @@ def _view_filter(view: str, user) -> Q:
 
 
 def inbox_tabs(*, user) -> list[dict]:
-    """Each inbox view with its count, in one query."""
-    counts = Conversation.objects.aggregate(
-        **{view: Count("pk", filter=_view_filter(view, user)) for view in INBOX_VIEWS}
+    """Each inbox view with its count, in one query over the open conversations
+    only (an index range, however many were ever resolved). Resolved has no
+    count: it would read every conversation ever handed off, on every list read."""
+    open_ = Conversation.objects.filter(status__in=[Conversation.Status.PENDING_HANDOFF, Conversation.Status.ASSIGNED])
+    counts = open_.aggregate(
+        **{view: Count("pk", filter=_view_filter(view, user)) for view in INBOX_VIEWS if view != "resolved"}
     )
-    return [{"key": view, "label": label, "count": counts[view]} for view, label in INBOX_VIEWS.items()]
+    return [{"key": view, "label": label, "count": counts.get(view)} for view, label in INBOX_VIEWS.items()]
 
 
 def inbox_conversations(*, view: str, user, limit: int = 200) -> QuerySet[Conversation]:
