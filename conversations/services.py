@@ -5,6 +5,7 @@ commit (``check → do → notify``, as Zulip's actions). Lock order: customer r
 then conversation row (see docs/concurrency.md).
 """
 
+import json
 import logging
 from datetime import datetime
 
@@ -12,12 +13,13 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import F
 from django.utils import timezone
 
 from conversations import broadcast, signals
 from conversations.models import Conversation, ConversationEvent, Customer, Message, display_name
 from conversations.selectors import conversation_open_for, queue_position
+from helpdesk.db import sql_case, sql_in, sql_run, sql_time
 from helpdesk.tasks import task_enqueue
 from knowledge import bot
 from knowledge import services as knowledge_services
@@ -26,6 +28,7 @@ from knowledge.models import Entry, EvalCase
 logger = logging.getLogger(__name__)
 
 Status = Conversation.Status
+CONVERSATIONS = Conversation._meta.db_table
 
 
 class ConversationAlreadyTaken(Exception):
@@ -218,15 +221,12 @@ def conversation_handoff(
     *, conversation: Conversation, reason: str, confidence: float | None = None, sources: list | None = None
 ) -> bool:
     """Move a bot conversation to Pending Handoff. False if it was not with the bot."""
-    now = timezone.now()
-    updated = Conversation.objects.filter(pk=conversation.pk, status=Status.BOT).update(
-        status=Status.PENDING_HANDOFF,
-        handoff_reason=reason,
-        handoff_confidence=confidence,
-        handoff_sources=sources or [],
-        handed_off_at=now,
-        updated_at=now,
-        last_seq=F("last_seq") + 1,  # the number of the system message below
+    now = sql_time(timezone.now())
+    updated = sql_run(
+        f"UPDATE {CONVERSATIONS} SET status = %s, handoff_reason = %s, handoff_confidence = %s, handoff_sources = %s,"
+        " handed_off_at = %s, updated_at = %s, last_seq = last_seq + 1"  # the number of the system message below
+        " WHERE id = %s AND status = %s",
+        [Status.PENDING_HANDOFF, reason, confidence, json.dumps(sources or []), now, now, conversation.pk, Status.BOT],
     )
     if not updated:
         return False
@@ -290,12 +290,12 @@ def conversations_assign(*, assignments: dict[int, AbstractBaseUser], skip_locke
     )
     if not pending:
         return []
-    Conversation.objects.filter(pk__in=[c.pk for c in pending]).update(
-        status=Status.ASSIGNED,
-        assigned_agent=Case(*(When(pk=c.pk, then=Value(assignments[c.pk].pk)) for c in pending)),
-        assigned_at=now,
-        updated_at=now,
-        last_seq=F("last_seq") + 1,
+    ids = [c.pk for c in pending]
+    agent_of, agent_params = sql_case("id", {pk: assignments[pk].pk for pk in ids})
+    sql_run(
+        f"UPDATE {CONVERSATIONS} SET status = %s, assigned_agent_id = {agent_of}, assigned_at = %s, updated_at = %s,"
+        f" last_seq = last_seq + 1 WHERE id IN ({sql_in(ids)})",
+        [Status.ASSIGNED, *agent_params, sql_time(now), sql_time(now), *ids],
     )
     for conversation in pending:
         agent = assignments[conversation.pk]
@@ -466,8 +466,10 @@ def conversation_resolve(*, conversation_id: int, agent: AbstractBaseUser) -> Co
         _check_assigned_to(conversation, agent)
     if conversation.status == Status.PENDING_HANDOFF:
         broadcast.notify_queue_positions()
-    Conversation.objects.filter(pk=conversation.pk).update(
-        status=Status.RESOLVED, resolved_at=now, updated_at=now, last_seq=F("last_seq") + 1
+    sql_run(
+        f"UPDATE {CONVERSATIONS} SET status = %s, resolved_at = %s, updated_at = %s, last_seq = last_seq + 1"
+        " WHERE id = %s",
+        [Status.RESOLVED, sql_time(now), sql_time(now), conversation.pk],
     )
     # The row is locked: what the UPDATE wrote is what it now holds.
     conversation.status, conversation.resolved_at, conversation.updated_at = Status.RESOLVED, now, now

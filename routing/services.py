@@ -28,14 +28,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from conversations import broadcast as conversation_broadcast
 from conversations import services as conversation_services
 from conversations.models import Conversation, display_name
-from helpdesk.db import on_commit_once
+from helpdesk.db import on_commit_once, sql_case, sql_for_update, sql_in, sql_rows, sql_run, sql_time
 from helpdesk.tasks import task_enqueue
 from routing import broadcast, selectors
 from routing.models import AgentProfile, Offer, PresenceLog, RoutingDecision, RoutingSettings, RoutingState, Skill
@@ -63,6 +63,8 @@ SERVE_S = 1.0
 # is in its reason): the best who could take it, then the nearest who could not.
 CANDIDATES_RECORDED = 10
 EPOCH = datetime.min.replace(tzinfo=UTC)
+PROFILES = AgentProfile._meta.db_table
+USERS = get_user_model()._meta.db_table
 
 # Set by routing (and transfer) while it assigns, so the assignment hook records
 # their reasons instead of "took it from the queue":
@@ -112,19 +114,17 @@ class _Slots:
 def _slots_lock(users: dict[int, AbstractBaseUser]) -> dict[int, _Slots]:
     """Lock the profiles of these agents (creating a missing one: someone taking a
     first conversation by hand), in user id order, and read them."""
+    ids = sorted(users)
     query = (
-        AgentProfile.objects.select_for_update(of=("self",))
-        .filter(user_id__in=sorted(users))
-        .order_by("user_id")
-        .values_list(
-            "user_id", "user__username", "user__first_name", "presence", "capacity", "active_count", "offered_count"
-        )
+        f"SELECT p.user_id, u.username, u.first_name, p.presence, p.capacity, p.active_count, p.offered_count"
+        f" FROM {PROFILES} p JOIN {USERS} u ON u.id = p.user_id WHERE p.user_id IN ({sql_in(ids)})"
+        f" ORDER BY p.user_id{sql_for_update(of='p')}"
     )
-    rows = {row[0]: _Slots(*row) for row in query}
+    rows = {row[0]: _Slots(*row) for row in sql_rows(query, ids)}
     if len(rows) < len(users):
         for user_id in users.keys() - rows.keys():
             agent_profile_for(users[user_id])
-        rows = {row[0]: _Slots(*row) for row in query.all()}
+        rows = {row[0]: _Slots(*row) for row in sql_rows(query, ids)}
     return rows
 
 
@@ -138,10 +138,12 @@ def _slots_take(
         if row.active + row.offered + n > row.capacity or (online and row.presence != Presence.ONLINE):
             raise AgentAtCapacity(users[user_id])
     counter = "offered_count" if offered else "active_count"
-    changes = {counter: F(counter) + Case(*(When(user_id=u, then=Value(n)) for u, n in need.items()))}
+    taken, params = sql_case("user_id", need)
+    changes = f"{counter} = {counter} + {taken}"
     if not offered:
-        changes["last_assigned_at"] = now
-    AgentProfile.objects.filter(user_id__in=list(need)).update(**changes)
+        changes += ", last_assigned_at = %s"
+        params.append(sql_time(now))
+    sql_run(f"UPDATE {PROFILES} SET {changes} WHERE user_id IN ({sql_in(need)})", [*params, *need])
     for user_id, n in need.items():
         if offered:
             rows[user_id].offered += n
@@ -684,7 +686,7 @@ def resolution_record(*, conversation: Conversation, now: datetime) -> None:
     else:
         row = _slots_lock({agent_id: get_user_model()(pk=agent_id)})[agent_id]
         if row.active > 0:
-            AgentProfile.objects.filter(user_id=agent_id).update(active_count=F("active_count") - 1)
+            sql_run(f"UPDATE {PROFILES} SET active_count = active_count - 1 WHERE user_id = %s", [agent_id])
             row.active -= 1
         broadcast.notify_agents([row.payload])
     routing_schedule()

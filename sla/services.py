@@ -15,6 +15,7 @@ from django.db.models import F
 
 from conversations import services as conversation_services
 from conversations.models import Conversation, Message
+from helpdesk.db import sql_in, sql_run, sql_time
 from knowledge.models import Entry
 from sla import broadcast, selectors
 from sla.models import Breach, Notification, PriorityRule, SLATimer, SweepLease
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 State = SLATimer.State
 Kind = SLATimer.Kind
 OPEN = list(SLATimer.OPEN_STATES)
+TIMERS = SLATimer._meta.db_table
 # Timers one sweep transaction handles; a catch-up loops over batches.
 SWEEP_BATCH = 5000
 
@@ -119,7 +121,11 @@ def timers_stop(*, conversation: Conversation, kinds: list[str], now: datetime) 
     late = [t for t in timers if t.state in OPEN and now >= t.due_at]
     unstopped = [t for t in timers if t.state not in OPEN and t.stopped_at is None]
     if met:
-        SLATimer.objects.filter(pk__in=[t.pk for t in met], state__in=OPEN).update(state=State.MET, stopped_at=now)
+        ids = [t.pk for t in met]  # locked above: still open
+        sql_run(
+            f"UPDATE {TIMERS} SET state = %s, stopped_at = %s WHERE id IN ({sql_in(ids)})",
+            [State.MET, sql_time(now), *ids],
+        )
         for timer in met:
             timer.state, timer.stopped_at = State.MET, now
     if late:
