@@ -19,7 +19,7 @@ from django.utils import timezone
 from conversations import broadcast, signals
 from conversations.models import Conversation, ConversationEvent, Customer, Message, display_name
 from conversations.selectors import conversation_open_for, queue_position
-from helpdesk.db import sql_case, sql_in, sql_run, sql_time
+from helpdesk.db import sql_case, sql_in, sql_rows, sql_run, sql_time
 from helpdesk.tasks import task_enqueue
 from knowledge import bot
 from knowledge import services as knowledge_services
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 Status = Conversation.Status
 CONVERSATIONS = Conversation._meta.db_table
+MESSAGES = Message._meta.db_table
 
 
 class ConversationAlreadyTaken(Exception):
@@ -502,17 +503,21 @@ def _label_questions(*, conversation: Conversation) -> None:
     unless an agent added the answer, which labelled it already)."""
     entries = {}
     question = None
-    for message in conversation.messages.order_by("seq"):
-        if message.sender == Message.Sender.CUSTOMER:
-            question = message
-        elif message.sender == Message.Sender.BOT and question is not None and message.sources:
-            key = message.sources[0]["id"]
+    for sender, body, sources, confidence in sql_rows(
+        f"SELECT sender, body, sources, confidence FROM {MESSAGES} WHERE conversation_id = %s AND sender IN (%s, %s)"
+        " ORDER BY seq",
+        [conversation.pk, Message.Sender.CUSTOMER, Message.Sender.BOT],
+    ):
+        if sender == Message.Sender.CUSTOMER:
+            question = body
+        elif question is not None and (sources := json.loads(sources)):
+            key = sources[0]["id"]
             entries.setdefault(key, Entry.objects.filter(external_id=key).first())
             knowledge_services.eval_case_record(
-                question=question.body,
+                question=question,
                 expected=entries[key],
                 outcome=EvalCase.Outcome.ANSWERED,
-                confidence=message.confidence,
+                confidence=confidence,
                 conversation_ref=conversation.pk,
             )
             question = None

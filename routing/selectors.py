@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from conversations.models import Conversation, Message
 from helpdesk import config
+from helpdesk.db import sql_in, sql_rows
 from knowledge.models import Entry
 from routing.models import AgentProfile, Offer, RoutingRule, RoutingSettings, Skill
 
@@ -118,10 +119,11 @@ def rules_matching_many(*, conversations: list[Conversation]) -> dict[int, list[
         return {c.pk: [] for c in conversations}
     said: dict[int, str] = {}
     if any(r.keywords for r in rules):
-        for conversation_id, body in (
-            Message.objects.filter(conversation__in=conversations, sender=Message.Sender.CUSTOMER)
-            .order_by("conversation_id", "seq")
-            .values_list("conversation_id", "body")
+        ids = [c.pk for c in conversations]
+        for conversation_id, body in sql_rows(
+            f"SELECT conversation_id, body FROM {Message._meta.db_table} WHERE conversation_id IN ({sql_in(ids)})"
+            " AND sender = %s ORDER BY conversation_id, seq",
+            [*ids, Message.Sender.CUSTOMER],
         ):
             said[conversation_id] = f"{said.get(conversation_id, '')} {body.lower()}"
     categories: dict[str, str] = {}
