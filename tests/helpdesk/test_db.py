@@ -42,3 +42,19 @@ def test_outside_a_transaction_the_work_runs_at_once():
     ran = []
     on_commit_once(lambda: ran.append(1))
     assert ran == [1]
+
+
+def test_postgresql_prepares_what_a_connection_runs_again():
+    from django.db import connection
+
+    from conversations.models import Conversation
+
+    if connection.vendor != "postgresql":
+        assert "server_side_binding" not in connection.settings_dict["OPTIONS"]  # SQLite: nothing to prepare
+        return
+    for pk in (1, 2, 3):
+        Conversation.objects.filter(pk=pk).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("conversations_conversation" in statement for statement in prepared), prepared

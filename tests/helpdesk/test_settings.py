@@ -44,3 +44,12 @@ def test_a_bad_variable_stops_start_up_with_its_name():
     result = _manage("check", BATON_Q_WORKERS="lots")
     assert result.returncode != 0
     assert "BATON_Q_WORKERS='lots' is not an integer" in result.stderr
+
+
+def test_prepared_statements_are_on_unless_a_pooler_needs_them_off():
+    show = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))"
+    url = "postgres://baton:secret@db.invalid:5432/baton"  # read, never connected to
+    on = _manage("shell", "-c", show, DATABASE_URL=url)
+    off = _manage("shell", "-c", show, DATABASE_URL=url, DB_PREPARED_STATEMENTS="0")
+    assert "'server_side_binding': True, 'prepare_threshold': 2" in on.stdout, on.stderr
+    assert "server_side_binding" not in off.stdout, off.stderr
