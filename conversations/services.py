@@ -5,8 +5,10 @@ commit (``check → do → notify``, as Zulip's actions). Lock order: customer r
 then conversation row (see docs/concurrency.md).
 """
 
+import contextvars
 import json
 import logging
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.conf import settings
@@ -19,7 +21,7 @@ from django.utils import timezone
 from conversations import broadcast, signals
 from conversations.models import Conversation, ConversationEvent, Customer, Message, display_name
 from conversations.selectors import conversation_open_for, queue_position
-from helpdesk.db import sql_case, sql_in, sql_rows, sql_run, sql_time
+from helpdesk.db import sql_case, sql_for_update, sql_in, sql_rows, sql_run, sql_time
 from helpdesk.tasks import task_enqueue
 from knowledge import bot
 from knowledge import services as knowledge_services
@@ -244,7 +246,8 @@ def conversation_handoff(
     # No place in the queue here: most handoffs are placed at once; routing pushes
     # the places of those that wait.
     broadcast.notify_conversation(conversation, event="handed_off")
-    signals.conversation_handed_off.send(sender=Conversation, conversation=conversation)
+    with _timeline_batch():
+        signals.conversation_handed_off.send(sender=Conversation, conversation=conversation)
     return True
 
 
@@ -353,9 +356,38 @@ def timeline_record(
     transfers; ``at`` is when it happened, if not now (a breach found late).
     """
     event = _timeline_event(conversation_id=conversation.pk, kind=kind, text=text, actor=actor, data=data, at=at)
+    pending = _timeline_pending.get()
+    if pending is not None:
+        pending.append(event)
+        return event
     event.save()
     broadcast.notify_timeline(event)
     return event
+
+
+# Entries recorded inside ``_timeline_batch``, written when it ends.
+_timeline_pending: contextvars.ContextVar[list[ConversationEvent] | None] = contextvars.ContextVar(
+    "timeline_pending", default=None
+)
+
+
+@contextmanager
+def _timeline_batch():
+    """Write the timeline entries recorded inside (a handoff's receivers: the SLA
+    start, the skills needed) in one INSERT as it ends, then push each to its
+    conversation's page. The entries have no id until then."""
+    if _timeline_pending.get() is not None:
+        yield
+        return
+    token = _timeline_pending.set([])
+    try:
+        yield
+        events = _timeline_pending.get()
+    finally:
+        _timeline_pending.reset(token)
+    ConversationEvent.objects.bulk_create(events)
+    for event in events:
+        broadcast.notify_timeline(event)
 
 
 def _timeline_event(
@@ -385,7 +417,12 @@ def timeline_record_many(*, entries: list[dict], batched: bool = True) -> list[C
     ``batched``: pushed as one event to every inbox (an SLA sweep that finds a
     thousand breaches at once), else each to its conversation's page (a routing
     round, whose entries only those pages show)."""
-    events = ConversationEvent.objects.bulk_create([_timeline_event(**entry) for entry in entries])
+    events = [_timeline_event(**entry) for entry in entries]
+    pending = _timeline_pending.get()
+    if pending is not None and not batched:
+        pending.extend(events)
+        return events
+    ConversationEvent.objects.bulk_create(events)
     if batched:
         broadcast.notify_timelines(events)
     else:
@@ -460,9 +497,14 @@ def message_post_from_agent(*, conversation_id: int, agent: AbstractBaseUser, bo
 def conversation_resolve(*, conversation_id: int, agent: AbstractBaseUser) -> Conversation:
     """Close the conversation; the customer's next message starts a new one with the bot."""
     now = timezone.now()
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",)).select_related("assigned_agent").get(pk=conversation_id)
+    found = Conversation.objects.raw(
+        f"SELECT * FROM {CONVERSATIONS} WHERE id = %s{sql_for_update(of=CONVERSATIONS)}", [conversation_id]
     )
+    conversation = next(iter(found), None)
+    if conversation is None:
+        raise Conversation.DoesNotExist(f"No conversation {conversation_id}.")
+    if conversation.assigned_agent_id == agent.pk:
+        conversation.assigned_agent = agent  # no need to read the agent again
     if not (agent.is_staff and conversation.is_open):
         _check_assigned_to(conversation, agent)
     if conversation.status == Status.PENDING_HANDOFF:

@@ -15,7 +15,7 @@ from django.db.models import F
 
 from conversations import services as conversation_services
 from conversations.models import Conversation, Message
-from helpdesk.db import sql_in, sql_run, sql_time
+from helpdesk.db import sql_for_update, sql_in, sql_run, sql_time
 from knowledge.models import Entry
 from sla import broadcast, selectors
 from sla.models import Breach, Notification, PriorityRule, SLATimer, SweepLease
@@ -115,7 +115,11 @@ def timers_stop(*, conversation: Conversation, kinds: list[str], now: datetime) 
     their deadline, else breached, recording the breach here if no sweep has yet.
     The rows are locked first, so a sweep cannot move them meanwhile."""
     timers = list(
-        SLATimer.objects.select_for_update().filter(conversation=conversation, kind__in=kinds).order_by("kind")
+        SLATimer.objects.raw(
+            f"SELECT * FROM {TIMERS} WHERE conversation_id = %s AND kind IN ({sql_in(kinds)}) ORDER BY kind"
+            + sql_for_update(of=TIMERS),
+            [conversation.pk, *kinds],
+        )
     )
     met = [t for t in timers if t.state in OPEN and now < t.due_at]
     late = [t for t in timers if t.state in OPEN and now >= t.due_at]
