@@ -21,7 +21,7 @@ from django.utils import timezone
 from conversations import broadcast, signals
 from conversations.models import Conversation, ConversationEvent, Customer, Message, display_name
 from conversations.selectors import conversation_open_for, queue_position
-from helpdesk.db import sql_case, sql_for_update, sql_in, sql_rows, sql_run, sql_time
+from helpdesk.db import bulk_insert, sql_case, sql_for_update, sql_in, sql_rows, sql_run, sql_time
 from helpdesk.tasks import task_enqueue
 from knowledge import bot
 from knowledge import services as knowledge_services
@@ -132,7 +132,7 @@ def _message_create(
 def _system_messages_create(messages: list[tuple[Conversation, int, str]]) -> list[Message]:
     """System messages (conversation, seq, body) for several locked conversations
     whose own UPDATE took each number, in one INSERT."""
-    created = Message.objects.bulk_create(
+    created = bulk_insert(
         [
             Message(conversation=conversation, seq=seq, sender=Message.Sender.SYSTEM, body=body, sources=[])
             for conversation, seq, body in messages
@@ -385,7 +385,7 @@ def _timeline_batch():
         events = _timeline_pending.get()
     finally:
         _timeline_pending.reset(token)
-    ConversationEvent.objects.bulk_create(events)
+    bulk_insert(events)
     for event in events:
         broadcast.notify_timeline(event)
 
@@ -422,7 +422,7 @@ def timeline_record_many(*, entries: list[dict], batched: bool = True) -> list[C
     if pending is not None and not batched:
         pending.extend(events)
         return events
-    ConversationEvent.objects.bulk_create(events)
+    bulk_insert(events)
     if batched:
         broadcast.notify_timelines(events)
     else:

@@ -2,8 +2,11 @@
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+
+M = TypeVar("M", bound=models.Model)
 
 
 def on_commit_once(func: Callable[[], None], *, robust: bool = False) -> None:
@@ -65,3 +68,28 @@ def sql_time(value: datetime):
 def sql_case(column: str, values: dict) -> tuple[str, list]:
     """``CASE column WHEN key THEN value ... END`` for a dict, and its parameters."""
     return f"CASE {column} {' '.join(['WHEN %s THEN %s'] * len(values))} END", [v for kv in values.items() for v in kv]
+
+
+def bulk_insert(objs: list[M]) -> list[M]:
+    """``bulk_create`` for rows carrying JSON, as one ``INSERT ... VALUES``.
+
+    On PostgreSQL Django sends a batch as one array per column through UNNEST, and
+    psycopg escapes every element of a text array with a regular expression: for
+    the JSON of a routing round's decisions and timeline entries that was a
+    quarter of the router's CPU here. Sets each object's id, as bulk_create does.
+    """
+    if len(objs) < 2 or connection.vendor != "postgresql":
+        return type(objs[0])._default_manager.bulk_create(objs) if objs else objs
+    meta = objs[0]._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    row = f"({sql_in(fields)})"
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
+    ids = sql_rows(
+        f"INSERT INTO {meta.db_table} ({', '.join(f.column for f in fields)})"
+        f" VALUES {', '.join([row] * len(objs))} RETURNING {meta.pk.column}",
+        params,
+    )
+    for obj, (pk,) in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs

@@ -35,7 +35,7 @@ from django.utils import timezone
 from conversations import broadcast as conversation_broadcast
 from conversations import services as conversation_services
 from conversations.models import Conversation, display_name
-from helpdesk.db import on_commit_once, sql_case, sql_for_update, sql_in, sql_rows, sql_run, sql_time
+from helpdesk.db import bulk_insert, on_commit_once, sql_case, sql_for_update, sql_in, sql_rows, sql_run, sql_time
 from helpdesk.tasks import task_enqueue
 from routing import broadcast, selectors
 from routing.models import AgentProfile, Offer, PresenceLog, RoutingDecision, RoutingSettings, RoutingState, Skill
@@ -158,7 +158,7 @@ def decisions_record(*, entries: list[dict], now: datetime) -> list[RoutingDecis
     """Store routing decisions and show each in its conversation's timeline, in two
     INSERTs. Each entry: ``conversation_id``, ``kind``, and optionally ``agent_id``,
     ``reason``, ``candidates`` (the record of who was considered) and ``actor``."""
-    decisions = RoutingDecision.objects.bulk_create(
+    decisions = bulk_insert(
         [
             RoutingDecision(
                 conversation_id=e["conversation_id"],

@@ -58,3 +58,22 @@ def test_postgresql_prepares_what_a_connection_runs_again():
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert any("conversations_conversation" in statement for statement in prepared), prepared
+
+
+def test_bulk_insert_sets_each_id_and_keeps_json_as_given(customer):
+    from django.utils import timezone
+
+    from conversations.models import Conversation, ConversationEvent
+    from helpdesk.db import bulk_insert
+
+    conversation = Conversation.objects.create(customer=customer)
+    now = timezone.now()
+    tricky = [{"why": 'said "no" \\ twice', "load": "1/5"}, {"name": "Zoë ✓", "nested": [1, None]}]
+    events = [
+        ConversationEvent(conversation=conversation, kind="t", text=f"{i}", data={"lines": tricky[:i]}, created_at=now)
+        for i in range(3)
+    ]
+    assert bulk_insert(events) == events
+    stored = {e.pk: (e.text, e.data) for e in ConversationEvent.objects.filter(conversation=conversation)}
+    assert [stored[e.pk] for e in events] == [(f"{i}", {"lines": tricky[:i]}) for i in range(3)]
+    assert bulk_insert([]) == []
