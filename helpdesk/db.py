@@ -32,8 +32,9 @@ def on_commit_once(func: Callable[[], None], *, robust: bool = False) -> None:
 # A handoff, a resolve and a routing round run a few statements written by hand
 # instead of built by the ORM: building a filtered UPDATE or SELECT cost 200-300 µs
 # of CPU each here, against 30-45 µs for the same statement written out, and the
-# routing benchmark is CPU-bound (docs/concurrency.md, "Cost"). The SQL is plain
-# enough for PostgreSQL and SQLite alike; tables and columns come from the models.
+# routing benchmark is CPU-bound (docs/concurrency.md, "Cost of the hot paths").
+# The SQL is plain enough for PostgreSQL and SQLite alike; tables and columns come
+# from the models.
 
 
 def sql_run(sql: str, params: Sequence = ()) -> int:
