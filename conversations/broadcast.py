@@ -11,7 +11,7 @@ from django.db import transaction
 
 from conversations.models import Conversation, ConversationEvent, Message, display_name
 from helpdesk import outbox
-from helpdesk.db import on_commit_once
+from helpdesk.db import on_commit_once, sql_rows
 from helpdesk.tasks import channel_layer_is_process_local
 
 INBOX_GROUP = "inbox"
@@ -149,10 +149,10 @@ def notify_conversation(conversation: Conversation, *, queue_position: int | Non
 
 
 def _queue_positions_send() -> None:
-    waiting = (
-        Conversation.objects.filter(status=Conversation.Status.PENDING_HANDOFF)
-        .order_by("priority", "handed_off_at", "pk")
-        .values_list("pk", "customer_id")[:QUEUE_POSITIONS_PUSHED]
+    waiting = sql_rows(
+        f"SELECT id, customer_id FROM {Conversation._meta.db_table} WHERE status = %s"
+        " ORDER BY priority, handed_off_at, id LIMIT %s",
+        [Conversation.Status.PENDING_HANDOFF, QUEUE_POSITIONS_PUSHED],
     )
     _send_many(
         [

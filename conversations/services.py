@@ -287,10 +287,12 @@ def conversations_assign(*, assignments: dict[int, AbstractBaseUser], skip_locke
     """
     now = timezone.now()
     pending = list(
-        Conversation.objects.select_for_update(skip_locked=skip_locked)
-        .filter(pk__in=list(assignments), status=Status.PENDING_HANDOFF)
-        .only("pk", "customer_id", "status", "priority", "handoff_reason", "last_seq")
-        .order_by("pk")
+        Conversation.objects.raw(
+            f"SELECT id, customer_id, status, priority, handoff_reason, last_seq FROM {CONVERSATIONS}"
+            f" WHERE id IN ({sql_in(assignments)}) AND status = %s ORDER BY id"
+            + sql_for_update(of=CONVERSATIONS, skip_locked=skip_locked),
+            [*assignments, Status.PENDING_HANDOFF],
+        )
     )
     if not pending:
         return []

@@ -1,7 +1,7 @@
 """Small database helpers the apps share."""
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from django.db import connection, models, transaction
@@ -50,10 +50,12 @@ def sql_rows(sql: str, params: Sequence = ()) -> list[tuple]:
         return cursor.fetchall()
 
 
-def sql_for_update(*, of: str) -> str:
+def sql_for_update(*, of: str, skip_locked: bool = False) -> str:
     """Row locks on PostgreSQL; nothing on SQLite, whose transactions take the one
     write lock at BEGIN (``transaction_mode`` IMMEDIATE)."""
-    return f" FOR UPDATE OF {of}" if connection.vendor == "postgresql" else ""
+    if connection.vendor != "postgresql":
+        return ""
+    return f" FOR UPDATE OF {of}" + (" SKIP LOCKED" if skip_locked else "")
 
 
 def sql_in(values: Sequence) -> str:
@@ -64,6 +66,11 @@ def sql_in(values: Sequence) -> str:
 def sql_time(value: datetime):
     """A datetime as the database stores it (SQLite: UTC text, as the ORM writes it)."""
     return connection.ops.adapt_datetimefield_value(value)
+
+
+def sql_datetime(value: datetime | None) -> datetime | None:
+    """A datetime column read by hand, aware: SQLite gives back naive UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def sql_case(column: str, values: dict) -> tuple[str, list]:

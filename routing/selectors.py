@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from conversations.models import Conversation, Message
 from helpdesk import config
-from helpdesk.db import sql_in, sql_rows
+from helpdesk.db import sql_datetime, sql_in, sql_rows
 from knowledge.models import Entry
 from routing.models import AgentProfile, Offer, RoutingRule, RoutingSettings, Skill
 
@@ -65,25 +65,19 @@ class Candidate:
 def online_candidates(*, with_skills: bool = True) -> list[Candidate]:
     """Every online agent with their load (and skills), in one query (two), read as
     plain values: a round of routing reads this and nothing else about agents."""
-    rows = list(
-        AgentProfile.objects.filter(presence=AgentProfile.Presence.ONLINE, user__is_active=True)
-        .order_by("user_id")
-        .values_list(
-            "pk",
-            "user_id",
-            "user__username",
-            "user__first_name",
-            "active_count",
-            "offered_count",
-            "capacity",
-            "last_assigned_at",
-        )
+    rows = sql_rows(
+        "SELECT p.id, p.user_id, u.username, u.first_name, p.active_count, p.offered_count, p.capacity,"
+        f" p.last_assigned_at FROM {AgentProfile._meta.db_table} p JOIN {get_user_model()._meta.db_table} u"
+        " ON u.id = p.user_id WHERE p.presence = %s AND u.is_active = %s ORDER BY p.user_id",
+        [AgentProfile.Presence.ONLINE, True],
     )
-    candidates = {row[0]: Candidate(*row) for row in rows}
+    candidates = {row[0]: Candidate(*row[:-1], last_assigned_at=sql_datetime(row[-1])) for row in rows}
     if with_skills and candidates:
-        for profile_id, skill_id in AgentProfile.skills.through.objects.filter(
-            agentprofile_id__in=list(candidates)
-        ).values_list("agentprofile_id", "skill_id"):
+        for profile_id, skill_id in sql_rows(
+            f"SELECT agentprofile_id, skill_id FROM {AgentProfile.skills.through._meta.db_table}"
+            f" WHERE agentprofile_id IN ({sql_in(candidates)})",
+            list(candidates),
+        ):
             candidates[profile_id].skills.add(skill_id)
     return list(candidates.values())
 

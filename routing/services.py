@@ -28,7 +28,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -63,7 +63,12 @@ SERVE_S = 1.0
 # is in its reason): the best who could take it, then the nearest who could not.
 CANDIDATES_RECORDED = 10
 EPOCH = datetime.min.replace(tzinfo=UTC)
+CONVERSATIONS = Conversation._meta.db_table
+OFFERS = Offer._meta.db_table
 PROFILES = AgentProfile._meta.db_table
+REQUIRED = RoutingState.required_skills.through._meta.db_table
+SKILLS = Skill._meta.db_table
+STATES = RoutingState._meta.db_table
 USERS = get_user_model()._meta.db_table
 
 # Set by routing (and transfer) while it assigns, so the assignment hook records
@@ -352,14 +357,12 @@ def _queue_window(*, offering: bool) -> list[_Waiting]:
     """The first waiting conversations nobody is being offered, in queue order, with
     the skills each needs and (when offering) who had it offered before; read
     without locks, in two or three queries however long the queue."""
-    open_offer = Offer.objects.filter(conversation=OuterRef("pk"), state=Offer.State.OPEN)
-    rows = list(
-        Conversation.objects.filter(status=Status.PENDING_HANDOFF)
-        .filter(~Exists(open_offer))
-        .order_by("priority", "handed_off_at", "pk")
-        .values_list(
-            "pk", "routing_state__conversation_id", "routing_state__relaxed_at", "routing_state__queued_recorded"
-        )[:QUEUE_SCAN]
+    rows = sql_rows(
+        f"SELECT c.id, s.conversation_id, s.relaxed_at, s.queued_recorded FROM {CONVERSATIONS} c"
+        f" LEFT JOIN {STATES} s ON s.conversation_id = c.id WHERE c.status = %s"
+        f" AND NOT EXISTS (SELECT 1 FROM {OFFERS} o WHERE o.conversation_id = c.id AND o.state = %s)"
+        " ORDER BY c.priority, c.handed_off_at, c.id LIMIT %s",
+        [Status.PENDING_HANDOFF, Offer.State.OPEN, QUEUE_SCAN],
     )
     if not rows:
         return []
@@ -367,9 +370,17 @@ def _queue_window(*, offering: bool) -> list[_Waiting]:
     if new:  # handed off before routing was there to hear it
         _states_create(conversations=list(Conversation.objects.filter(pk__in=new).select_related("customer")))
     window = {pk: _Waiting(conversation_id=pk, queued_recorded=bool(queued)) for pk, _state, _relaxed, queued in rows}
-    for state_id, skill_id, name in RoutingState.required_skills.through.objects.filter(
-        routingstate_id__in=[pk for pk, _state, relaxed, _queued in rows if relaxed is None]
-    ).values_list("routingstate_id", "skill_id", "skill__name"):
+    needing = [pk for pk, _state, relaxed, _queued in rows if relaxed is None]
+    required = (
+        sql_rows(
+            f"SELECT r.routingstate_id, r.skill_id, k.name FROM {REQUIRED} r JOIN {SKILLS} k ON k.id = r.skill_id"
+            f" WHERE r.routingstate_id IN ({sql_in(needing)})",
+            needing,
+        )
+        if needing
+        else []
+    )
+    for state_id, skill_id, name in required:
         window[state_id].required[skill_id] = name
     if offering:
         for conversation_id, agent_id in Offer.objects.filter(conversation_id__in=list(window)).values_list(
@@ -630,8 +641,10 @@ def assignments_record(*, assigned: list[tuple[Conversation, AbstractBaseUser]],
     context = _assigning.get() or {}
     agent_of = {conversation.pk: agent for conversation, agent in assigned}
     offers = list(
-        Offer.objects.filter(conversation_id__in=list(agent_of), state=Offer.State.OPEN).only(
-            "pk", "agent_id", "conversation_id"
+        Offer.objects.raw(
+            f"SELECT id, agent_id, conversation_id FROM {OFFERS} WHERE conversation_id IN ({sql_in(agent_of)})"
+            " AND state = %s",
+            [*agent_of, Offer.State.OPEN],
         )
     )
     users = {agent.pk: agent for agent in agent_of.values()}
