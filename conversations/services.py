@@ -124,7 +124,7 @@ def _message_create(
     )
     # Constraints are the database's to enforce; validating them here costs queries.
     message.full_clean(exclude=["conversation", "agent"], validate_unique=False, validate_constraints=False)
-    message.save(force_insert=True)
+    bulk_insert([message])
     broadcast.notify_message(message, conversation=conversation)
     return message
 
@@ -362,7 +362,7 @@ def timeline_record(
     if pending is not None:
         pending.append(event)
         return event
-    event.save()
+    bulk_insert([event])
     broadcast.notify_timeline(event)
     return event
 

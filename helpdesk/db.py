@@ -79,17 +79,18 @@ def sql_case(column: str, values: dict) -> tuple[str, list]:
 
 
 def bulk_insert(objs: list[M]) -> list[M]:
-    """``bulk_create`` for rows carrying JSON, as one ``INSERT ... VALUES``.
+    """``bulk_create`` as one ``INSERT ... VALUES``, setting each object's id.
 
     On PostgreSQL Django sends a batch as one array per column through UNNEST, and
     psycopg escapes every element of a text array with a regular expression: for
     the JSON of a routing round's decisions and timeline entries that was a
-    quarter of the router's CPU here. Sets each object's id, as bulk_create does.
+    quarter of the router's CPU here. For one or two rows this costs 60-90 µs of
+    CPU against 100-250 µs for ``save()`` or ``bulk_create``.
     """
-    if len(objs) < 2 or connection.vendor != "postgresql":
+    if not objs or connection.vendor != "postgresql":
         return type(objs[0])._default_manager.bulk_create(objs) if objs else objs
     meta = objs[0]._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
     row = f"({sql_in(fields)})"
     params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
     ids = sql_rows(

@@ -295,9 +295,7 @@ def _states_create(*, conversations: list[Conversation], new: bool = False) -> N
             conversations = [c for c in conversations if c.pk not in known]
         if not conversations:
             return
-        RoutingState.objects.bulk_create(
-            [RoutingState(conversation_id=c.pk, skills_since=c.handed_off_at) for c in conversations]
-        )
+        bulk_insert([RoutingState(conversation_id=c.pk, skills_since=c.handed_off_at) for c in conversations])
         matching = selectors.rules_matching_many(conversations=conversations)
         through = RoutingState.required_skills.through
         needs, timeline = [], []
@@ -317,7 +315,7 @@ def _states_create(*, conversations: list[Conversation], new: bool = False) -> N
                     "at": conversation.handed_off_at,
                 }
             )
-        through.objects.bulk_create(needs)
+        bulk_insert(needs)
         conversation_services.timeline_record_many(entries=timeline, batched=False)
 
 

@@ -15,7 +15,7 @@ from django.db.models import F
 
 from conversations import services as conversation_services
 from conversations.models import Conversation, Message
-from helpdesk.db import sql_for_update, sql_in, sql_run, sql_time
+from helpdesk.db import bulk_insert, sql_for_update, sql_in, sql_run, sql_time
 from knowledge.models import Entry
 from sla import broadcast, selectors
 from sla.models import Breach, Notification, PriorityRule, SLATimer, SweepLease
@@ -67,7 +67,7 @@ def timers_start(*, conversation: Conversation, now: datetime) -> list[SLATimer]
             due_at=due_at,
         )
         timers.append(timer)
-    timers = SLATimer.objects.bulk_create(timers)
+    timers = bulk_insert(timers)
     first = next(t for t in timers if t.kind == Kind.FIRST_RESPONSE)
     conversation_services.timeline_record(
         conversation=conversation,
