@@ -37,8 +37,9 @@ def _channel_layer_reset():
     channels of one process share one Redis key, which holds at most ``capacity``
     events, so leftovers would crowd out a later test's). And channels-redis keeps
     one receive lock per layer, while each test runs its consumers on an event
-    loop of its own: a receive cancelled as a test's loop closes can leave the
-    lock held by the dead loop, so each test's receivers start afresh."""
+    loop of its own: a receive cancelled as a test's loop closes (or its cleanup
+    task, left pending) can leave a lock held by the dead loop, so each test's
+    receivers start afresh."""
     yield
     from channels.layers import channel_layers
     from django.conf import settings
@@ -60,6 +61,9 @@ def _channel_layer_reset():
         layer.receive_lock = layer.receive_event_loop = None
         layer.receive_buffer.clear()
         layer.receive_cleaners.clear()
+        # The per-channel locks too: one whose cleanup task died with its loop stays held.
+        layer.receive_clean_locks.locks.clear()
+        layer.receive_clean_locks.wait_counts.clear()
 
 
 @pytest.fixture
