@@ -57,8 +57,15 @@ def _cleanup():
             "sla_slatimer",
             "conversations_conversationevent",
             "conversations_message",
+            "routing_routingdecision",
+            "routing_offer",
         ]:
             cursor.execute(f"DELETE FROM {table} WHERE conversation_id IN ({bench})", [PREFIX + "%"])
+        # Routing states, and the skills they need, that a routing round gave these (pending) conversations.
+        cursor.execute(
+            f"DELETE FROM routing_routingstate_required_skills WHERE routingstate_id IN ({bench})", [PREFIX + "%"]
+        )
+        cursor.execute(f"DELETE FROM routing_routingstate WHERE conversation_id IN ({bench})", [PREFIX + "%"])
         cursor.execute(f"DELETE FROM conversations_conversation WHERE id IN ({bench})", [PREFIX + "%"])
         cursor.execute("DELETE FROM conversations_customer WHERE external_id LIKE %s", [PREFIX + "%"])
 
@@ -148,9 +155,14 @@ def _timed_sweeps(*, repeats, rng, clock):
         )
         crossing = rng.sample(open_ids, k=max(2, len(open_ids) // 100))
         half = len(crossing) // 2
-        SLATimer.objects.filter(pk__in=crossing[:half]).update(at_risk_at=now - timedelta(seconds=1))
+        # Started a minute ago: a run whose setup took under two seconds has them
+        # started after the thresholds set here (check constraint: start <= at risk <= due).
+        started_at = now - timedelta(minutes=1)
+        SLATimer.objects.filter(pk__in=crossing[:half]).update(
+            started_at=started_at, at_risk_at=now - timedelta(seconds=1)
+        )
         SLATimer.objects.filter(pk__in=crossing[half:]).update(
-            at_risk_at=now - timedelta(seconds=2), due_at=now - timedelta(seconds=1)
+            started_at=started_at, at_risk_at=now - timedelta(seconds=2), due_at=now - timedelta(seconds=1)
         )
         clock.ms = 0.0
         started = time.perf_counter()
@@ -239,10 +251,10 @@ def _detection_lag(*, n, window, policy, rng):
             time.sleep(0.5)
         scheduler_start_s = time.monotonic() - started
         now = timezone.now()
-        before = set(SLATimer.objects.values_list("pk", flat=True))
+        before = SLATimer.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         _add_open_timers(n, start=10_000_000, now=now, policy=policy, rng=rng)
         lag_timers = list(
-            SLATimer.objects.exclude(pk__in=before).filter(conversation__customer__external_id__startswith=PREFIX)
+            SLATimer.objects.filter(pk__gt=before, conversation__customer__external_id__startswith=PREFIX)
         )
         for timer in lag_timers:
             due = now + timedelta(seconds=5 + rng.uniform(0, window))

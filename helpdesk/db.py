@@ -1,6 +1,6 @@
 """Small database helpers the apps share."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -78,6 +78,19 @@ def sql_case(column: str, values: dict) -> tuple[str, list]:
     return f"CASE {column} {' '.join(['WHEN %s THEN %s'] * len(values))} END", [v for kv in values.items() for v in kv]
 
 
+# Parameters one statement may carry: PostgreSQL's protocol counts them in 16 bits,
+# and with prepared statements (settings: DB_PREPARED_STATEMENTS) they are sent as
+# parameters, not spelled into the SQL. Lists that can grow without bound are
+# queried in ``slices``.
+MAX_PARAMS = 65_535
+
+
+def slices(values: Sequence, *, size: int = 10_000) -> Iterator[Sequence]:
+    """``values`` in slices of at most ``size``."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def bulk_insert(objs: list[M]) -> list[M]:
     """``bulk_create`` as one ``INSERT ... VALUES``, setting each object's id.
 
@@ -92,13 +105,14 @@ def bulk_insert(objs: list[M]) -> list[M]:
     meta = objs[0]._meta
     fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
     row = f"({sql_in(fields)})"
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
-    ids = sql_rows(
-        f"INSERT INTO {meta.db_table} ({', '.join(f.column for f in fields)})"
-        f" VALUES {', '.join([row] * len(objs))} RETURNING {meta.pk.column}",
-        params,
-    )
-    for obj, (pk,) in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding, obj._state.db = False, connection.alias
+    for batch in slices(objs, size=MAX_PARAMS // len(fields)):
+        params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in batch for f in fields]
+        ids = sql_rows(
+            f"INSERT INTO {meta.db_table} ({', '.join(f.column for f in fields)})"
+            f" VALUES {', '.join([row] * len(batch))} RETURNING {meta.pk.column}",
+            params,
+        )
+        for obj, (pk,) in zip(batch, ids, strict=True):
+            obj.pk = pk
+            obj._state.adding, obj._state.db = False, connection.alias
     return objs

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils.text import slugify
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
+from helpdesk.db import slices
 from knowledge.embeddings import embed_array
 from knowledge.models import Chunk, Entry, EvalCase
 
@@ -65,12 +66,15 @@ def entry_chunks(data: EntryData) -> list[tuple[str, str, str]]:
 def entries_upsert(*, entries: Iterable[EntryData], progress: Callable[[int], None] | None = None) -> ImportResult:
     """Create or update entries by external id, embedding new chunks in batches."""
     entries = list(entries)
-    existing = {e.external_id: e for e in Entry.objects.filter(external_id__in=[d.external_id for d in entries])}
+    existing = {
+        e.external_id: e
+        for ids in slices([d.external_id for d in entries])
+        for e in Entry.objects.filter(external_id__in=ids)
+    }
     current_chunks: dict[int, list[tuple[str, str]]] = {}
-    for entry_id, kind, text in Chunk.objects.filter(entry__in=existing.values()).values_list(
-        "entry_id", "kind", "text"
-    ):
-        current_chunks.setdefault(entry_id, []).append((kind, text))
+    for known in slices(list(existing.values())):
+        for entry_id, kind, text in Chunk.objects.filter(entry__in=known).values_list("entry_id", "kind", "text"):
+            current_chunks.setdefault(entry_id, []).append((kind, text))
 
     created = updated = unchanged = 0
     to_embed: list[tuple[Entry, list[tuple[str, str, str]]]] = []
@@ -106,7 +110,8 @@ def entries_upsert(*, entries: Iterable[EntryData], progress: Callable[[int], No
         vectors.extend(embed_array(texts[start : start + 256]))
         if progress:
             progress(min(256, len(texts) - start))
-    Chunk.objects.filter(entry__in=[entry for entry, _ in to_embed]).delete()  # stale chunks go
+    for stale in slices([entry for entry, _ in to_embed]):
+        Chunk.objects.filter(entry__in=stale).delete()  # stale chunks go
     rows, vectors_iter = [], iter(vectors)
     for entry, chunks in to_embed:
         rows += [Chunk(entry=entry, kind=kind, text=shown, embedding=next(vectors_iter)) for kind, shown, _ in chunks]

@@ -77,3 +77,32 @@ def test_bulk_insert_sets_each_id_and_keeps_json_as_given(customer):
     stored = {e.pk: (e.text, e.data) for e in ConversationEvent.objects.filter(conversation=conversation)}
     assert [stored[e.pk] for e in events] == [(f"{i}", {"lines": tricky[:i]}) for i in range(3)]
     assert bulk_insert([]) == []
+
+
+def test_bulk_insert_splits_rows_one_statement_cannot_carry(customer, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from conversations.models import Conversation, ConversationEvent
+    from helpdesk import db
+
+    conversation = Conversation.objects.create(customer=customer)
+    # PostgreSQL's real cap: 11,000 rows of 6 columns are 66,000 parameters.
+    many = [
+        ConversationEvent(conversation=conversation, kind="t", text=str(i), created_at=timezone.now())
+        for i in range(11_000)
+    ]
+    db.bulk_insert(many)
+    assert ConversationEvent.objects.filter(conversation=conversation).count() == 11_000
+    # A cap of 14 parameters: two rows a statement.
+    monkeypatch.setattr(db, "MAX_PARAMS", 14)
+    few = [
+        ConversationEvent(conversation=conversation, kind="u", text=str(i), created_at=timezone.now()) for i in range(5)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        db.bulk_insert(few)
+    stored = dict(ConversationEvent.objects.filter(kind="u").values_list("pk", "text"))
+    assert [stored[e.pk] for e in few] == ["0", "1", "2", "3", "4"]
+    if connection.vendor == "postgresql":
+        assert len([q for q in queries.captured_queries if q["sql"].startswith("INSERT")]) == 3

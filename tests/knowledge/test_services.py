@@ -102,3 +102,23 @@ def test_phrasings_must_be_a_list_of_strings():
     with pytest.raises(ValidationError, match="list of strings"):
         entry_save(entry=entry)
     assert not Chunk.objects.exists()
+
+
+def test_a_big_import_reads_and_replaces_in_slices(monkeypatch):
+    """Ids are looked up a slice at a time (PostgreSQL caps a statement's parameters);
+    slices of two here, so five entries take three."""
+    from functools import partial
+
+    from helpdesk import db
+    from knowledge import services
+
+    monkeypatch.setattr(services, "slices", partial(db.slices, size=2))
+    entries = [EntryData(external_id=f"e{i}", title=f"Entry {i}", body=f"Answer {i}.") for i in range(5)]
+    first = entries_upsert(entries=entries)
+    assert (first.created, first.updated, first.unchanged) == (5, 0, 0)
+    again = entries_upsert(entries=entries)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 5)
+    edited = entries_upsert(entries=[*entries[:4], EntryData(external_id="e4", title="Entry 4", body="Changed.")])
+    assert (edited.updated, edited.unchanged) == (1, 4)
+    assert Chunk.objects.filter(entry__external_id="e4", text__contains="Answer 4").count() == 0
+    assert Chunk.objects.filter(entry__external_id="e4", text__contains="Changed").count() == 1
