@@ -4,7 +4,9 @@ with the real django-q2 cluster running.
     DATABASE_URL=postgres://… REDIS_URL=redis://… python -m bench.sla --open 100000 --json
 
 Use a scratch database: it adds customers "bench-sla-…" with one open
-conversation and timer each, and removes them at the start of the next run.
+conversation and timer each, and removes them when it ends (and, after a run that
+was cut short, when the next one starts): they wait in the queue, where another
+benchmark's handoffs would find them.
 
 1. Sweep cost. Open timers have deadlines hours away; for each measured sweep
    1 % of them are moved to cross a threshold right now (half turn at risk, half
@@ -363,6 +365,7 @@ def main():
     }
     if args.lag:
         figures.update(_detection_lag(n=args.lag, window=args.lag_window, policy=policy, rng=rng))
+    _cleanup()
     print(json.dumps(figures) if args.json else "\n".join(f"{k}: {v}" for k, v in figures.items()))
 
 
