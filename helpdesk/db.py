@@ -58,6 +58,12 @@ def sql_for_update(*, of: str, skip_locked: bool = False) -> str:
     return f" FOR UPDATE OF {of}" + (" SKIP LOCKED" if skip_locked else "")
 
 
+def sql_columns(model: type[models.Model]) -> str:
+    """The model's columns, to select instead of ``*``: a prepared ``SELECT *`` fails
+    ("cached plan must not change result type") once a migration adds a column."""
+    return ", ".join(f.column for f in model._meta.concrete_fields)
+
+
 def sql_in(values: Sequence) -> str:
     """The placeholders of an ``IN (...)`` list of these values."""
     return ", ".join(["%s"] * len(values))

@@ -15,7 +15,7 @@ from django.db.models import F
 
 from conversations import services as conversation_services
 from conversations.models import Conversation, Message
-from helpdesk.db import bulk_insert, sql_for_update, sql_in, sql_run, sql_time
+from helpdesk.db import bulk_insert, sql_columns, sql_for_update, sql_in, sql_run, sql_time
 from knowledge.models import Entry
 from sla import broadcast, selectors
 from sla.models import Breach, Notification, PriorityRule, SLATimer, SweepLease
@@ -116,8 +116,8 @@ def timers_stop(*, conversation: Conversation, kinds: list[str], now: datetime) 
     The rows are locked first, so a sweep cannot move them meanwhile."""
     timers = list(
         SLATimer.objects.raw(
-            f"SELECT * FROM {TIMERS} WHERE conversation_id = %s AND kind IN ({sql_in(kinds)}) ORDER BY kind"
-            + sql_for_update(of=TIMERS),
+            f"SELECT {sql_columns(SLATimer)} FROM {TIMERS} WHERE conversation_id = %s AND kind IN ({sql_in(kinds)})"
+            " ORDER BY kind" + sql_for_update(of=TIMERS),
             [conversation.pk, *kinds],
         )
     )

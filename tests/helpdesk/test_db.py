@@ -106,3 +106,36 @@ def test_bulk_insert_splits_rows_one_statement_cannot_carry(customer, monkeypatc
     assert [stored[e.pk] for e in few] == ["0", "1", "2", "3", "4"]
     if connection.vendor == "postgresql":
         assert len([q for q in queries.captured_queries if q["sql"].startswith("INSERT")]) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_read_survives_a_column_another_process_adds(customer):
+    """Hot-path reads name their columns: once a migration run elsewhere adds a
+    column, a prepared ``SELECT *`` fails ("cached plan must not change result type")."""
+    import psycopg
+    from django.db import connection
+
+    from conversations import services
+    from conversations.models import Conversation
+
+    conversation = Conversation.objects.create(customer=customer)
+    for _ in range(3):  # prepared from the second run on (PostgreSQL)
+        services._reload_with_customer(conversation)
+    table = Conversation._meta.db_table
+
+    def migrate(sql: str) -> None:
+        if connection.vendor != "postgresql":  # SQLite prepares nothing: this connection will do
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+            return
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None), params.pop("context", None), params.pop("prepare_threshold", None)
+        with psycopg.connect(**params, autocommit=True) as other:  # another process's migration
+            other.execute(sql)
+
+    migrate(f"ALTER TABLE {table} ADD COLUMN added_later integer")
+    try:
+        services._reload_with_customer(conversation)
+        assert conversation.customer == customer
+    finally:
+        migrate(f"ALTER TABLE {table} DROP COLUMN added_later")
