@@ -64,6 +64,18 @@ def sql_columns(model: type[models.Model]) -> str:
     return ", ".join(f.column for f in model._meta.concrete_fields)
 
 
+def sql_get(model: type[M], pk, *, lock: bool = False) -> M | None:
+    """The row with this primary key as a model instance, read by hand (``raw()``,
+    its columns named); ``lock``: row-locked on PostgreSQL."""
+    table = model._meta.db_table
+    found = model._default_manager.raw(
+        f"SELECT {sql_columns(model)} FROM {table} WHERE {model._meta.pk.column} = %s"
+        + (sql_for_update(of=table) if lock else ""),
+        [pk],
+    )
+    return next(iter(found), None)
+
+
 def sql_in(values: Sequence) -> str:
     """The placeholders of an ``IN (...)`` list of these values."""
     return ", ".join(["%s"] * len(values))
