@@ -148,6 +148,7 @@ def _worker(ids: list[int], agents: list[int], busy: float, start, results) -> N
     from conversations import signals
     from conversations.models import Conversation
     from helpdesk import outbox
+    from helpdesk.db import sql_for_update, sql_in
     from routing.models import AgentProfile
 
     User = get_user_model()
@@ -168,11 +169,10 @@ def _worker(ids: list[int], agents: list[int], busy: float, start, results) -> N
     # not what is measured).
     pick = f"""SELECT c.id, c.assigned_agent_id FROM {conversations} c
         JOIN {profiles} p ON p.user_id = c.assigned_agent_id
-        WHERE c.status = %s AND c.assigned_agent_id IN ({", ".join(["%s"] * len(agents))})
+        WHERE c.status = %s AND c.assigned_agent_id IN ({sql_in(agents)})
           AND p.active_count > p.capacity * %s
         ORDER BY p.active_count * 1.0 / p.capacity DESC, p.user_id, c.assigned_at, c.id LIMIT 1"""
-    if connection.vendor == "postgresql":
-        pick += " FOR UPDATE OF c SKIP LOCKED"
+    pick += sql_for_update(of="c", skip_locked=True)
 
     def resolve_while_busy():
         """While agents are over ``busy`` of their capacity, the busiest resolves
