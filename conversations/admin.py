@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from conversations.models import Conversation, ConversationEvent, Customer, Message
+from conversations.models import BotTurn, Conversation, ConversationEvent, Customer, Message
 
 
 @admin.register(Customer)
@@ -78,7 +78,17 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ["sender"]
     search_fields = ["body", "conversation__pk"]
     list_select_related = ["conversation", "agent"]
-    readonly_fields = ["conversation", "seq", "sender", "agent", "body", "confidence", "sources", "created_at"]
+    readonly_fields = [
+        "conversation",
+        "seq",
+        "sender",
+        "agent",
+        "body",
+        "confidence",
+        "sources",
+        "client_id",
+        "created_at",
+    ]
 
     @admin.display(description="Body")
     def short_body(self, obj):
@@ -97,4 +107,20 @@ class ConversationEventAdmin(admin.ModelAdmin):
     readonly_fields = ["conversation", "kind", "actor", "text", "data", "created_at"]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(BotTurn)
+class BotTurnAdmin(admin.ModelAdmin):
+    """The questions the bot still owes an answer: normally empty within a second;
+    a row that stays is a turn the timers will take again (docs/realtime.md)."""
+
+    list_display = ["message", "conversation", "created_at", "claimed_until", "attempts"]
+    list_select_related = ["message", "conversation"]
+    readonly_fields = ["message", "conversation", "created_at", "claimed_until", "attempts"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -5,14 +5,12 @@ sequence number, so an event lost here costs latency, never data.
 Group names are built from ids only.
 """
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 from conversations.models import Conversation, ConversationEvent, Message, display_name
 from helpdesk import outbox
 from helpdesk.db import on_commit_once, sql_rows
-from helpdesk.tasks import channel_layer_is_process_local
 
 INBOX_GROUP = "inbox"
 # Waiting customers whose place in the queue is pushed live when the queue moves.
@@ -43,6 +41,7 @@ def message_payload(message: Message) -> dict:
         "body": message.body,
         "confidence": message.confidence,
         "sources": message.sources,
+        "client_id": message.client_id,
         "created_at": message.created_at.isoformat(),
     }
 
@@ -70,37 +69,25 @@ def conversation_payload(conversation: Conversation, *, queue_position: int | No
         "agent": display_name(agent) if agent else "",
         "agent_id": agent.pk if agent else None,
         "queue_position": queue_position,
+        "version": conversation.version,
     }
 
 
 def _send_many(messages: list[tuple[list[str], dict]]) -> None:
-    """Hand (groups, event) pairs to the channel layer, in order.
-
-    Redis: queued to this process's sender (``helpdesk.outbox``), which reuses one
-    connection pool. The in-memory layer of embedded mode must be reached on the
-    ASGI server's own loop, which ``async_to_sync`` finds from the server's threads.
-    """
-    layer = get_channel_layer()
-    if not channel_layer_is_process_local():
-        outbox.submit(layer, messages)
-        return
-
-    async def send_all():
-        for groups, event in messages:
-            for group in groups:
-                await layer.group_send(group, event)
-
-    async_to_sync(send_all)()
+    """Hand (groups, event) pairs to the channel layer, in order, without waiting
+    for it (``helpdesk.outbox``: never raises, retries a layer that is down)."""
+    outbox.submit(get_channel_layer(), messages)
 
 
 def send_on_commit(groups: list[str], event: dict) -> None:
-    transaction.on_commit(lambda: _send_many([(groups, event)]))
+    send_many_on_commit([(groups, event)])
 
 
 def send_many_on_commit(messages: list[tuple[list[str], dict]]) -> None:
-    """Several (groups, event) pairs in one trip to the channel layer, after commit."""
+    """Several (groups, event) pairs in one trip to the channel layer, after commit.
+    A failed broadcast never fails the write that committed (``robust``)."""
     if messages:
-        transaction.on_commit(lambda: _send_many(messages))
+        transaction.on_commit(lambda: _send_many(messages), robust=True)
 
 
 def notify_message(message: Message, *, conversation: Conversation) -> None:
@@ -168,4 +155,4 @@ def _queue_positions_send() -> None:
 def notify_queue_positions() -> None:
     """After the queue changed, tell the first waiting customers their new place
     (once per transaction, however many changes in it moved the queue)."""
-    on_commit_once(_queue_positions_send)
+    on_commit_once(_queue_positions_send, robust=True)

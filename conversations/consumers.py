@@ -1,7 +1,14 @@
 """Websocket consumers: authenticate in connect(), then translate frames to services.
 
+Every consumer is asynchronous: live events are forwarded on the event loop as
+they arrive, and a frame's database work runs on the process's database threads
+(``helpdesk.live.db``), so no socket waits behind another's writes
+(docs/realtime.md).
+
 Every frame a client sends is untrusted: unknown types, wrong field types and
-other customers' ids get an ``error`` frame and change nothing.
+other customers' ids get an ``error`` frame and change nothing. A frame the
+database cannot serve right now (it is restarting) gets an ``error`` frame with
+code ``unavailable``; the client keeps what it sent and sends it again.
 
 The apps above this one (routing, sla) reach agents' browsers through the inbox
 socket without this app importing them: their channel-layer events (types in
@@ -10,23 +17,30 @@ handled by functions they register with ``inbox_frame_handler``.
 """
 
 import json
+import logging
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
-from asgiref.sync import async_to_sync
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
-from channels.generic.websocket import JsonWebsocketConsumer
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError
 
 from conversations import broadcast, selectors, services, signals
 from conversations.identity import customer_token_read
 from conversations.models import Conversation, Customer
+from helpdesk import live
+from helpdesk.live import db
+
+logger = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
-
+# RFC 6455 "Try Again Later": the channel layer (Redis) cannot take the socket
+# right now; the client reconnects with backoff and uses HTTP meanwhile.
+CLOSE_TRY_LATER = 1013
 
 # Event types the inbox socket forwards to the browser as they are.
 FORWARDED_NAMESPACES = ("conversation.", "routing.", "sla.", "notification.")
@@ -39,9 +53,9 @@ _inbox_frame_handlers: dict[str, Callable[..., dict | None]] = {}
 def inbox_frame_handler(frame_type: str):
     """Register a handler for a frame agents' inbox pages send (``presence.heartbeat``, ...).
 
-    The handler is called as ``handler(user=..., content=...)`` and must treat the
-    content as untrusted; a ValidationError or PermissionDenied it raises becomes an
-    error frame.
+    The handler is called as ``handler(user=..., content=...)`` on a database
+    thread and must treat the content as untrusted; a ValidationError or
+    PermissionDenied it raises becomes an error frame.
     """
 
     def register(func):
@@ -56,113 +70,205 @@ def _int_field(content: dict, name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-class _EventsConsumer(JsonWebsocketConsumer):
+class _EventsConsumer(AsyncJsonWebsocketConsumer):
     """Forwards this app's channel-layer events to the client as they are."""
 
     joined: tuple[str, ...] = ()
 
-    def join_and_accept(self, groups: list[str]) -> None:
-        for group in groups:
-            async_to_sync(self.channel_layer.group_add)(group, self.channel_name)
-        self.joined = tuple(groups)
-        self.accept()
-
-    def disconnect(self, code):
-        for group in self.joined:
-            async_to_sync(self.channel_layer.group_discard)(group, self.channel_name)
-
-    @database_sync_to_async
-    def dispatch(self, message):
-        """As Channels' own, but this project's live events without a handler of
+    async def dispatch(self, message):
+        """As Channels' own, without its hop to the process's one sync thread before
+        every message (``aclose_old_connections``: database work here closes its
+        own connections), and this project's live events without a handler of
         their own are forwarded to the client as they are."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None and message["type"].startswith(FORWARDED_NAMESPACES):
-            handler = self.send_json
+            await self.forward(message)
+            return
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        handler(message)
+        await handler(message)
 
-    def send_error(self, *, code: str, message: str, client_id: object = None) -> None:
-        self.send_json({"type": "error", "code": code, "message": message, "client_id": client_id})
-
-    def post_message(self, content: dict, post) -> None:
-        """Store a message frame's body through ``post``; ack it, or say why not."""
-        client_id = content.get("client_id")
+    async def forward(self, event: dict) -> None:
         try:
-            message = post(content.get("body"))
-        except ValidationError as e:
-            self.send_error(code=e.code or "invalid", message=e.messages[0], client_id=client_id)
-        except PermissionDenied as e:
-            self.send_error(code="forbidden", message=str(e), client_id=client_id)
-        else:
-            self.send_json({"type": "message.ack", "client_id": client_id, "id": message.pk})
+            await self.send_json(event)
+        except Exception:  # the socket is closing; its client re-syncs when it is back
+            logger.debug("could not forward %s", event.get("type"), exc_info=True)
 
-    def receive_json(self, content, **kwargs):
+    async def join_and_accept(self, groups: list[str], *, before_accept=None) -> bool:
+        """Join the groups (and run ``before_accept``), then accept; if the channel
+        layer cannot take the socket (Redis is down), close with "try again later"."""
+        try:
+            for group in groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:
+            logger.warning("channel layer unavailable: socket refused for now", exc_info=True)
+            await self.close(code=CLOSE_TRY_LATER)
+            return False
+        self.joined = tuple(groups)
+        if before_accept is not None:
+            await before_accept()
+        await self.accept()
+        live.socket_opened(self)
+        return True
+
+    async def disconnect(self, code):
+        live.socket_closed(self)
+        for group in self.joined:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                logger.debug("group_discard failed", exc_info=True)
+
+    async def websocket_disconnect(self, message):
+        try:
+            await self.disconnect(message["code"])
+        finally:
+            raise StopConsumer()
+
+    async def resync(self) -> None:
+        """Events may have been lost on the way to this process: the client catches up."""
+        await self.forward({"type": "resync"})
+
+    async def send_error(self, *, code: str, message: str, client_id: object = None, frame: object = None) -> None:
+        """``frame``: the type of the frame refused, so a client can retry a sync."""
+        await self.send_json(
+            {"type": "error", "code": code, "message": message, "client_id": client_id, "frame": frame}
+        )
+
+    async def run_frame(self, work: Callable, content: dict) -> object:
+        """Run a frame's database work on the database threads; its refusals and
+        failures become error frames (returns None then)."""
+        client_id, frame = content.get("client_id"), content.get("type")
+        try:
+            return await db(work)()
+        except ValidationError as e:
+            await self.send_error(code=e.code or "invalid", message=e.messages[0], client_id=client_id, frame=frame)
+        except PermissionDenied as e:
+            await self.send_error(code="forbidden", message=str(e), client_id=client_id, frame=frame)
+        except DatabaseError:
+            logger.warning("database unavailable for a %s frame", content.get("type"), exc_info=True)
+            await self.send_error(
+                code="unavailable",
+                message="We can't reach our database right now; retrying.",
+                client_id=client_id,
+                frame=frame,
+            )
+        except Exception:
+            logger.exception("a %s frame failed", content.get("type"))
+            await self.send_error(
+                code="server_error", message="Something went wrong; retrying.", client_id=client_id, frame=frame
+            )
+        return None
+
+    async def post_message(self, content: dict, post: Callable[[object, object], object]) -> None:
+        """Store a message frame through ``post(body, client_id)``; acknowledge it
+        with the stored message, or say why not."""
+        client_id = content.get("client_id")
+
+        def store():
+            return broadcast.message_payload(post(content.get("body"), client_id))
+
+        payload = await self.run_frame(store, content)
+        if payload is not None:
+            await self.send_json(
+                {"type": "message.ack", "client_id": client_id, "id": payload["id"], "message": payload}
+            )
+
+    async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
-            self.send_error(code="bad_request", message="Frames must be JSON objects with a type.")
+            await self.send_error(code="bad_request", message="Frames must be JSON objects with a type.")
             return
         handler = getattr(self, "on_" + content["type"].replace(".", "_"), None) or self.registered_handler(
             content["type"]
         )
         if handler is None:
-            self.send_error(code="bad_request", message=f"Unknown frame type {content['type'][:40]!r}.")
+            await self.send_error(code="bad_request", message=f"Unknown frame type {content['type'][:40]!r}.")
             return
-        handler(content)
+        await handler(content)
 
-    def registered_handler(self, frame_type: str) -> Callable[[dict], None] | None:
+    def registered_handler(self, frame_type: str) -> Callable | None:
         return None
 
     @classmethod
-    def decode_json(cls, text_data):
+    async def decode_json(cls, text_data):
         try:
             return json.loads(text_data)
         except ValueError:
             return None  # answered with a bad_request frame, not a dropped socket
 
 
+def _customer(customer_id: int) -> Customer | None:
+    return Customer.objects.filter(pk=customer_id).first()
+
+
 class CustomerChatConsumer(_EventsConsumer):
     """The customer's widget. Identity comes from the signed token, never from a frame."""
 
-    def connect(self):
+    async def connect(self):
         # The page's cookie, or the token the page passes along where an embedding
         # site's browser withholds third-party cookies.
         query = parse_qs(self.scope.get("query_string", b"").decode())
         token = (query.get("token") or [None])[0] or self.scope.get("cookies", {}).get(settings.BATON_CUSTOMER_COOKIE)
         customer_id = customer_token_read(token)
-        self.customer = Customer.objects.filter(pk=customer_id).first() if customer_id else None
-        if self.customer is None:
-            self.close(code=CLOSE_FORBIDDEN)
+        try:
+            self.customer = await db(_customer)(customer_id) if customer_id else None
+        except DatabaseError:
+            await self.close(code=CLOSE_TRY_LATER)
             return
-        self.join_and_accept([broadcast.customer_group(self.customer.pk)])
+        if self.customer is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.join_and_accept([broadcast.customer_group(self.customer.pk)])
 
-    def on_message(self, content):
-        self.post_message(content, lambda body: services.message_post_from_customer(customer=self.customer, body=body))
+    async def on_message(self, content):
+        await self.post_message(
+            content,
+            lambda body, client_id: services.message_post_from_customer(
+                customer=self.customer, body=body, client_id=client_id
+            ),
+        )
 
-    def on_handoff(self, content):
-        services.customer_request_handoff(customer=self.customer)
+    async def on_handoff(self, content):
+        done = await self.run_frame(lambda: services.customer_request_handoff(customer=self.customer), content)
+        if done is not None:
+            await self.send_json({"type": "handoff.ack", "client_id": content.get("client_id")})
 
-    def on_sync(self, content):
-        """Replay what the client missed since the last message it saw."""
+    async def on_sync(self, content):
+        """Replay what the client misses after its cursor, then the state, then
+        where the replay ended (``sync.done``: the client holds everything up to it)."""
         conversation_id = _int_field(content, "conversation") or 0
         after_seq = _int_field(content, "after_seq") or 0
+        frames = await self.run_frame(lambda: self._sync_frames(conversation_id, after_seq), content)
+        for frame in frames or []:
+            await self.send_json(frame)
+
+    def _sync_frames(self, conversation_id: int, after_seq: int) -> list[dict]:
         if conversation_id and not self.customer.conversations.filter(pk=conversation_id).exists():
-            self.send_error(code="not_found", message="No such conversation.")
-            return
-        for message in selectors.customer_messages_after(
+            return [
+                {
+                    "type": "error",
+                    "code": "not_found",
+                    "message": "No such conversation.",
+                    "client_id": None,
+                    "frame": "sync",
+                }
+            ]
+        catch_up = selectors.customer_catch_up(
             customer=self.customer, conversation_id=conversation_id, after_seq=after_seq
-        ):
-            self.send_json({"type": "conversation.message", "message": broadcast.message_payload(message)})
-        conversation = selectors.conversation_open_for(customer=self.customer)
-        if conversation is not None:
-            self.send_json(
+        )
+        frames = [{"type": "conversation.message", "message": broadcast.message_payload(m)} for m in catch_up.messages]
+        if catch_up.conversation is not None:
+            frames.append(
                 {
                     "type": "conversation.changed",
                     "event": "sync",
                     "conversation": broadcast.conversation_payload(
-                        conversation, queue_position=selectors.queue_position(conversation=conversation)
+                        catch_up.conversation, queue_position=catch_up.queue_position
                     ),
                 }
             )
+        frames.append({"type": "sync.done", "conversation": catch_up.cursor[0], "seq": catch_up.cursor[1]})
+        return frames
 
 
 def _agent(scope):
@@ -175,66 +281,94 @@ class InboxConsumer(_EventsConsumer):
     """An agent's inbox: every conversation state change, for live lists and toasts,
     plus the events and frames of the apps above (presence, offers, notifications)."""
 
-    def connect(self):
+    user = None
+
+    async def connect(self):
         user = _agent(self.scope)
         if user is None:
-            self.close(code=CLOSE_FORBIDDEN)
+            await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user = user
-        self.join_and_accept([broadcast.INBOX_GROUP, broadcast.agent_group(user.pk)])
-        signals.inbox_connected.send(sender=type(self), user=user, channel_name=self.channel_name)
+        await self.join_and_accept(
+            [broadcast.INBOX_GROUP, broadcast.agent_group(user.pk)],
+            # The agent is alive (presence) before the page hears anything.
+            before_accept=lambda: self._signal(signals.inbox_connected),
+        )
 
-    def disconnect(self, code):
-        super().disconnect(code)
-        if getattr(self, "user", None) is not None:
-            signals.inbox_disconnected.send(sender=type(self), user=self.user, channel_name=self.channel_name)
+    async def disconnect(self, code):
+        await super().disconnect(code)
+        if self.user is not None:
+            await self._signal(signals.inbox_disconnected)
+
+    async def _signal(self, signal) -> None:
+        try:
+            await db(signal.send)(sender=type(self), user=self.user, channel_name=self.channel_name)
+        except Exception:  # presence catches up with the next heartbeat
+            logger.warning("inbox %s hook failed", "connect" if signal is signals.inbox_connected else "close")
 
     def registered_handler(self, frame_type):
         handler = _inbox_frame_handlers.get(frame_type)
         if handler is None:
             return None
 
-        def handle(content):
-            try:
-                reply = handler(user=self.user, content=content)
-            except ValidationError as e:
-                self.send_error(code=e.code or "invalid", message=e.messages[0], client_id=content.get("client_id"))
-            except PermissionDenied as e:
-                self.send_error(code="forbidden", message=str(e), client_id=content.get("client_id"))
-            else:
-                if reply is not None:
-                    self.send_json(reply)
+        async def handle(content):
+            reply = await self.run_frame(lambda: handler(user=self.user, content=content), content)
+            if reply is not None:
+                await self.send_json(reply)
 
         return handle
+
+
+def _conversation(pk: int) -> Conversation | None:
+    return Conversation.objects.filter(pk=pk).first()
 
 
 class AgentConversationConsumer(_EventsConsumer):
     """One conversation open in an agent's browser: its messages, live and replayed."""
 
-    def connect(self):
+    async def connect(self):
         user = _agent(self.scope)
         if user is None:
-            self.close(code=CLOSE_FORBIDDEN)
+            await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.conversation = Conversation.objects.filter(pk=self.scope["url_route"]["kwargs"]["pk"]).first()
+        try:
+            self.conversation = await db(_conversation)(self.scope["url_route"]["kwargs"]["pk"])
+        except DatabaseError:
+            await self.close(code=CLOSE_TRY_LATER)
+            return
         if self.conversation is None:
-            self.close(code=CLOSE_NOT_FOUND)
+            await self.close(code=CLOSE_NOT_FOUND)
             return
         self.user = user
-        self.join_and_accept([broadcast.conversation_group(self.conversation.pk)])
+        await self.join_and_accept([broadcast.conversation_group(self.conversation.pk)])
 
-    def on_sync(self, content):
+    async def on_sync(self, content):
         after_seq = _int_field(content, "after_seq") or 0
-        for message in selectors.conversation_messages_after(conversation=self.conversation, after_seq=after_seq):
-            self.send_json({"type": "conversation.message", "message": broadcast.message_payload(message)})
         after_event = _int_field(content, "after_event") or 0
-        for event in selectors.conversation_timeline(conversation=self.conversation, after_id=after_event):
-            self.send_json({"type": "conversation.timeline", "event": broadcast.timeline_payload(event)})
+        frames = await self.run_frame(lambda: self._sync_frames(after_seq, after_event), content)
+        for frame in frames or []:
+            await self.send_json(frame)
 
-    def on_message(self, content):
-        self.post_message(
+    def _sync_frames(self, after_seq: int, after_event: int) -> list[dict]:
+        messages = selectors.conversation_messages_after(conversation=self.conversation, after_seq=after_seq)
+        frames = [{"type": "conversation.message", "message": broadcast.message_payload(m)} for m in messages]
+        frames += [
+            {"type": "conversation.timeline", "event": broadcast.timeline_payload(e)}
+            for e in selectors.conversation_timeline(conversation=self.conversation, after_id=after_event)
+        ]
+        frames.append(
+            {
+                "type": "sync.done",
+                "conversation": self.conversation.pk,
+                "seq": messages[-1].seq if messages else after_seq,
+            }
+        )
+        return frames
+
+    async def on_message(self, content):
+        await self.post_message(
             content,
-            lambda body: services.message_post_from_agent(
-                conversation_id=self.conversation.pk, agent=self.user, body=body
+            lambda body, client_id: services.message_post_from_agent(
+                conversation_id=self.conversation.pk, agent=self.user, body=body, client_id=client_id
             ),
         )

@@ -49,6 +49,7 @@ class Conversation(models.Model):
         LOW_CONFIDENCE = "low_confidence", "Bot not confident"
         CUSTOMER_REQUEST = "customer_request", "Customer asked for a person"
         REPEATED_FAILURE = "repeated_failure", "Bot answers did not help"
+        BOT_FAILED = "bot_failed", "Bot could not answer"
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.BOT)
@@ -65,6 +66,9 @@ class Conversation(models.Model):
     # Highest Message.seq so far; bumped with a conditional UPDATE so concurrent
     # writers serialise on this row and sequence numbers never collide.
     last_seq = models.PositiveIntegerField(default=0)
+    # Bumped by every change of state (status, agent, priority), so a client that
+    # hears of two changes out of order keeps the newer (docs/realtime.md).
+    version = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)
     handed_off_at = models.DateTimeField(null=True, blank=True)
@@ -130,12 +134,18 @@ class Message(models.Model):
     # Bot answers only: how sure the bot was, and the knowledge-base entries it used.
     confidence = models.FloatField(null=True, blank=True)
     sources = models.JSONField(default=list, blank=True)
+    # The id the sending browser gave the message (customers' and agents'): sent
+    # again after a reconnect, it finds the message stored the first time.
+    client_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["conversation", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"], condition=~Q(client_id=""), name="message_client_id_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(confidence__isnull=True) | Q(confidence__gte=0, confidence__lte=1),
                 name="message_confidence_range",
@@ -147,6 +157,26 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.get_sender_display()} #{self.seq} in conversation {self.conversation_id}"
+
+
+class BotTurn(models.Model):
+    """A customer message the bot owes an answer: written in the message's own
+    transaction, deleted in the one that stores the answer (or the handoff), so a
+    turn is answered exactly once however often it runs. A worker that takes a
+    turn holds it until ``claimed_until``; a turn nobody holds that waited too
+    long, or whose worker died, is taken again (docs/realtime.md, "Bot turns")."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="botturn_created_idx")]
+
+    def __str__(self):
+        return f"Bot turn for message {self.message_id}"
 
 
 class ConversationEvent(models.Model):

@@ -1,5 +1,7 @@
 """Reads for the chat page and the agent inbox."""
 
+from dataclasses import dataclass
+
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from conversations.models import Conversation, ConversationEvent, Customer, Message
@@ -45,6 +47,45 @@ def customer_messages_after(*, customer: Customer, conversation_id: int, after_s
         .select_related("agent")
         .order_by("conversation_id", "seq")
     )
+
+
+@dataclass
+class CatchUp:
+    """What a reconnecting customer misses: the messages after their cursor, the
+    open conversation's state, and the cursor after them (the client then holds
+    every message up to it)."""
+
+    messages: list[Message]
+    conversation: Conversation | None
+    queue_position: int | None
+    cursor: tuple[int, int]
+
+
+def customer_catch_up(*, customer: Customer, conversation_id: int, after_seq: int) -> CatchUp:
+    messages = customer_messages_after(customer=customer, conversation_id=conversation_id, after_seq=after_seq)
+    conversation = conversation_open_for(customer=customer)
+    last = messages[-1] if messages else None
+    return CatchUp(
+        messages=messages,
+        conversation=conversation,
+        queue_position=queue_position(conversation=conversation) if conversation else None,
+        cursor=(last.conversation_id, last.seq) if last else (conversation_id, after_seq),
+    )
+
+
+def customer_message_by_client_id(*, customer: Customer, client_id: str) -> Message | None:
+    """The customer's message a browser sent under this id, if it was stored (in any
+    of their conversations: it may have been resolved since)."""
+    return (
+        Message.objects.filter(conversation__customer=customer, client_id=client_id)
+        .select_related("agent")
+        .order_by("-conversation_id")
+        .first()
+    )
+
+
+def message_by_client_id(*, conversation_id: int, client_id: str) -> Message | None:
+    return Message.objects.filter(conversation_id=conversation_id, client_id=client_id).select_related("agent").first()
 
 
 def conversation_messages_after(*, conversation: Conversation, after_seq: int = 0) -> list[Message]:

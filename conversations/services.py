@@ -8,18 +8,19 @@ then conversation row (see docs/concurrency.md).
 import contextvars
 import json
 import logging
+import re
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
-from conversations import broadcast, signals
-from conversations.models import Conversation, ConversationEvent, Customer, Message, display_name
+from conversations import broadcast, queries, selectors, signals
+from conversations.models import BotTurn, Conversation, ConversationEvent, Customer, Message, display_name
 from conversations.selectors import conversation_open_for, queue_position
 from helpdesk.db import bulk_insert, sql_case, sql_for_update, sql_get, sql_in, sql_rows, sql_run, sql_time
 from helpdesk.tasks import task_enqueue
@@ -60,6 +61,22 @@ def message_body_clean(body: object) -> str:
             code="too_long",
         )
     return body
+
+
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def client_id_clean(client_id: object) -> str:
+    """The id a browser gave its message ("" if none), or a ValidationError."""
+    if client_id is None or client_id == "":
+        return ""
+    if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
+        raise ValidationError("A message's client id is 1 to 64 letters, digits, - or _.", code="bad_request")
+    return client_id
+
+
+class _Repeated(Exception):
+    """A message with this client id is stored already: roll back, return that one."""
 
 
 def customer_create(*, name: str = "", external_id: str = "") -> Customer:
@@ -110,8 +127,7 @@ def _message_create(
     also sets ``last_seq = last_seq + 1``) passes it as ``seq``.
     """
     if seq is None:
-        Conversation.objects.filter(pk=conversation.pk).update(last_seq=F("last_seq") + 1, updated_at=timezone.now())
-        seq = Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation.pk)
+        seq = queries.conversation_seq_next(conversation_id=conversation.pk, now=timezone.now())
     conversation.last_seq = seq
     message = Message(
         conversation=conversation,
@@ -143,23 +159,66 @@ def _system_messages_create(messages: list[tuple[Conversation, int, str]]) -> li
     return created
 
 
-def _open_conversation_locked(*, customer: Customer) -> Conversation:
-    """The customer's open conversation, locked; a new one with the bot if none."""
-    Customer.objects.select_for_update().filter(pk=customer.pk).first()
-    conversation = conversation_open_for(customer=customer)
-    if conversation is None:
-        conversation = Conversation.objects.create(customer=customer)
-    return Conversation.objects.select_for_update().get(pk=conversation.pk)
+def _conversation_open(*, customer: Customer) -> None:
+    """Open a conversation with the bot for the customer, unless one is open: the
+    unique constraint on open conversations decides between concurrent openers."""
+    Conversation.objects.bulk_create([Conversation(customer=customer)], ignore_conflicts=True)
+
+
+def message_post_from_customer(*, customer: Customer, body: object, client_id: object = "") -> Message:
+    """Store the customer's message; the bot answers it if the bot has the conversation.
+
+    ``client_id`` (the browser's id for the message) makes sending again safe: a
+    message already stored under it is returned instead of storing another.
+    """
+    body = message_body_clean(body)
+    client_id = client_id_clean(client_id)
+    try:
+        return _customer_message_store(customer=customer, body=body, client_id=client_id)
+    except _Repeated:
+        return selectors.customer_message_by_client_id(customer=customer, client_id=client_id)
 
 
 @transaction.atomic
-def message_post_from_customer(*, customer: Customer, body: object) -> Message:
-    """Store the customer's message; the bot answers it if the bot has the conversation."""
-    body = message_body_clean(body)
-    conversation = _open_conversation_locked(customer=customer)
-    message = _message_create(conversation=conversation, sender=Message.Sender.CUSTOMER, body=body)
-    if conversation.status == Status.BOT:
-        transaction.on_commit(lambda: bot_turn_schedule(message_id=message.pk))
+def _customer_message_store(*, customer: Customer, body: str, client_id: str) -> Message:
+    now = timezone.now()
+    stored = queries.customer_message_insert(customer_id=customer.pk, body=body, client_id=client_id, now=now)
+    if stored is None:
+        # No open conversation: the one it was sent to may have been resolved since.
+        earlier = client_id and selectors.customer_message_by_client_id(customer=customer, client_id=client_id)
+        if earlier:
+            return earlier
+        _conversation_open(customer=customer)
+        stored = queries.customer_message_insert(customer_id=customer.pk, body=body, client_id=client_id, now=now)
+    if stored.message_id is None:
+        raise _Repeated
+    message = _message_stored(stored, sender=Message.Sender.CUSTOMER, body=body, client_id=client_id, now=now)
+    if stored.status == Status.BOT:
+        message_id = message.pk
+        # The turn is in the database already: if this enqueue fails (Redis down),
+        # the timers find the turn overdue and answer it.
+        transaction.on_commit(lambda: bot_turn_schedule(message_id=message_id), robust=True)
+    return message
+
+
+def _message_stored(stored: queries.Stored, *, sender: str, body: str, client_id: str, now: datetime, agent=None):
+    """The message a ``queries`` write stored, as an instance, pushed on commit."""
+    message = Message(
+        pk=stored.message_id,
+        conversation_id=stored.conversation_id,
+        seq=stored.seq,
+        sender=sender,
+        agent=agent,
+        body=body,
+        sources=[],
+        client_id=client_id,
+        created_at=now,
+    )
+    message._state.adding, message._state.db = False, "default"
+    conversation = Conversation(
+        pk=stored.conversation_id, customer_id=stored.customer_id, status=stored.status, last_seq=stored.seq
+    )
+    broadcast.notify_message(message, conversation=conversation)
     return message
 
 
@@ -167,9 +226,22 @@ def bot_turn_schedule(*, message_id: int) -> None:
     task_enqueue("conversations.tasks.bot_turn", message_id, task_name=f"bot-turn-{message_id}")
 
 
+# A bot turn normally takes well under a second. A worker holds the turns it
+# took this long; a turn nobody took within OVERDUE (its task never ran: Redis
+# was down, the queue lost it) or whose worker's hold ran out (killed mid-turn) is
+# taken by the timers (``bot_turns_recover``). After ATTEMPTS tries that never
+# finished, a person takes over instead.
+BOT_TURN_LEASE = timedelta(seconds=15)
+BOT_TURN_OVERDUE = timedelta(seconds=10)
+BOT_TURN_ATTEMPTS = 3
+# Questions answered in one embedding pass: a worker takes its own turn and the
+# oldest others waiting, up to this many.
+BOT_TURN_BATCH = 8
+
+
 def _previous_turn(message: Message) -> bot.Turn | None:
     """The customer's previous question in this conversation and the bot's answer to it."""
-    earlier = message.conversation.messages.filter(seq__lt=message.seq).order_by("-seq")
+    earlier = Message.objects.filter(conversation_id=message.conversation_id, seq__lt=message.seq).order_by("-seq")
     answer = earlier.first()
     if answer is None or answer.sender != Message.Sender.BOT:
         return None
@@ -178,34 +250,86 @@ def _previous_turn(message: Message) -> bot.Turn | None:
 
 
 def bot_turn(*, message_id: int) -> Message | None:
-    """Answer one customer message, or hand the conversation off.
+    """Answer one customer message (the bot's answer, or None if it handed off or
+    the turn was done already), and the others waiting with it."""
+    return bot_turns_run(message_ids=[message_id], others=BOT_TURN_BATCH - 1, now=timezone.now()).get(message_id)
 
-    Retrieval runs outside any transaction (it is the slow part); the answer is
-    only stored if the bot still has the conversation by then.
-    """
-    message = Message.objects.select_related("conversation").get(pk=message_id)
-    if message.conversation.status != Status.BOT:
+
+@transaction.atomic
+def _bot_turns_claim(*, message_ids: list[int], others: int, now: datetime) -> list[int]:
+    """Take these turns and up to ``others`` of the oldest waiting, unless another
+    worker holds them (its hold unexpired, or its claim in progress)."""
+    free = BotTurn.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+    taken = list(free.filter(pk__in=message_ids).select_for_update(skip_locked=True).values_list("pk", flat=True))
+    if others:
+        more = free.exclude(pk__in=taken).order_by("created_at").select_for_update(skip_locked=True)
+        taken += list(more.values_list("pk", flat=True)[:others])
+    if taken:
+        BotTurn.objects.filter(pk__in=taken).update(claimed_until=now + BOT_TURN_LEASE, attempts=F("attempts") + 1)
+    return taken
+
+
+def bot_turns_run(*, message_ids: list[int], others: int = 0, now: datetime) -> dict[int, Message | None]:
+    """Answer the turns of these messages (and up to ``others`` more), their
+    questions embedded together. Retrieval runs outside any transaction (it is the
+    slow part); each answer is stored, with its turn deleted, in a transaction of
+    its own, only if the bot still has the conversation and the turn is still owed."""
+    taken = _bot_turns_claim(message_ids=message_ids, others=others, now=now)
+    if not taken:
+        return {}
+    attempts = dict(BotTurn.objects.filter(pk__in=taken).values_list("pk", "attempts"))
+    work, results = [], {}
+    for message in Message.objects.filter(pk__in=taken).select_related("conversation").order_by("pk"):
+        if message.conversation.status != Status.BOT:
+            results[message.pk] = _bot_turn_finish(message=message, reply=None)
+        elif attempts.get(message.pk, 0) > BOT_TURN_ATTEMPTS:
+            failed = bot.BotAnswer(text="", confidence=None, handoff_reason=Conversation.HandoffReason.BOT_FAILED)
+            results[message.pk] = _bot_turn_finish(message=message, reply=failed)
+        else:
+            work.append((message, _previous_turn(message)))
+    replies = bot.answer_many([(message.body, previous) for message, previous in work]) if work else []
+    for (message, _previous), reply in zip(work, replies, strict=True):
+        results[message.pk] = _bot_turn_finish(message=message, reply=reply)
+    return results
+
+
+@transaction.atomic
+def _bot_turn_finish(*, message: Message, reply: bot.BotAnswer | None) -> Message | None:
+    """Store the answer (or hand off), deleting the turn; nothing if the turn was
+    done meanwhile (another worker, after this one's hold ran out) or the bot no
+    longer has the conversation. Lock order: the conversation, then the turn."""
+    conversation = Conversation.objects.select_for_update(no_key=True).get(pk=message.conversation_id)
+    if not BotTurn.objects.filter(pk=message.pk).delete()[0]:
         return None
-    reply = bot.answer(message.body, previous=_previous_turn(message))
-    with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
-        if conversation.status != Status.BOT:
-            return None
-        if reply.handoff_reason:
-            conversation_handoff(
-                conversation=conversation,
-                reason=reply.handoff_reason,
-                confidence=reply.confidence,
-                sources=reply.sources,
-            )
-            return None
-        return _message_create(
-            conversation=conversation,
-            sender=Message.Sender.BOT,
-            body=reply.text,
-            confidence=reply.confidence,
-            sources=reply.sources,
+    if reply is None or conversation.status != Status.BOT:
+        return None
+    if reply.handoff_reason:
+        conversation_handoff(
+            conversation=conversation, reason=reply.handoff_reason, confidence=reply.confidence, sources=reply.sources
         )
+        return None
+    return _message_create(
+        conversation=conversation,
+        sender=Message.Sender.BOT,
+        body=reply.text,
+        confidence=reply.confidence,
+        sources=reply.sources,
+    )
+
+
+def bot_turns_recover(*, now: datetime) -> int:
+    """Answer the turns nobody is answering: never taken within BOT_TURN_OVERDUE,
+    or held by a worker whose hold ran out. Returns how many were answered."""
+    overdue = BotTurn.objects.filter(
+        Q(claimed_until__isnull=True, created_at__lt=now - BOT_TURN_OVERDUE) | Q(claimed_until__lt=now)
+    ).order_by("created_at")
+    done = 0
+    while ids := list(overdue.values_list("pk", flat=True)[:BOT_TURN_BATCH]):
+        ran = bot_turns_run(message_ids=ids, now=now)
+        if not ran:
+            return done  # all taken by others meanwhile
+        done += len(ran)
+    return done
 
 
 def _reload_with_customer(conversation: Conversation) -> None:
@@ -225,6 +349,9 @@ _HANDOFF_TEXT = {
     Conversation.HandoffReason.LOW_CONFIDENCE: (
         "I'm not sure about this one, so I'm passing you to a person from our team."
     ),
+    Conversation.HandoffReason.BOT_FAILED: (
+        "I couldn't get to your question, so I'm passing you to a person from our team."
+    ),
 }
 
 
@@ -236,7 +363,8 @@ def conversation_handoff(
     now = sql_time(timezone.now())
     updated = sql_run(
         f"UPDATE {CONVERSATIONS} SET status = %s, handoff_reason = %s, handoff_confidence = %s, handoff_sources = %s,"
-        " handed_off_at = %s, updated_at = %s, last_seq = last_seq + 1"  # the number of the system message below
+        " handed_off_at = %s, updated_at = %s, version = version + 1,"
+        " last_seq = last_seq + 1"  # the number of the system message below
         " WHERE id = %s AND status = %s",
         [Status.PENDING_HANDOFF, reason, confidence, json.dumps(sources or []), now, now, conversation.pk, Status.BOT],
     )
@@ -263,7 +391,10 @@ def conversation_handoff(
 @transaction.atomic
 def customer_request_handoff(*, customer: Customer) -> Conversation:
     """The "Talk to a person" button: hand off at once, opening a conversation if needed."""
-    conversation = _open_conversation_locked(customer=customer)
+    conversation = conversation_open_for(customer=customer)
+    if conversation is None:
+        _conversation_open(customer=customer)
+        conversation = conversation_open_for(customer=customer)
     conversation_handoff(conversation=conversation, reason=Conversation.HandoffReason.CUSTOMER_REQUEST)
     conversation.refresh_from_db()
     return conversation
@@ -297,7 +428,7 @@ def conversations_assign(*, assignments: dict[int, AbstractBaseUser], skip_locke
     now = timezone.now()
     pending = list(
         Conversation.objects.raw(
-            f"SELECT id, customer_id, status, priority, handoff_reason, last_seq FROM {CONVERSATIONS}"
+            f"SELECT id, customer_id, status, priority, handoff_reason, last_seq, version FROM {CONVERSATIONS}"
             f" WHERE id IN ({sql_in(assignments)}) AND status = %s ORDER BY id"
             + sql_for_update(of=CONVERSATIONS, skip_locked=skip_locked),
             [*assignments, Status.PENDING_HANDOFF],
@@ -309,13 +440,14 @@ def conversations_assign(*, assignments: dict[int, AbstractBaseUser], skip_locke
     agent_of, agent_params = sql_case("id", {pk: assignments[pk].pk for pk in ids})
     sql_run(
         f"UPDATE {CONVERSATIONS} SET status = %s, assigned_agent_id = {agent_of}, assigned_at = %s, updated_at = %s,"
-        f" last_seq = last_seq + 1 WHERE id IN ({sql_in(ids)})",
+        f" last_seq = last_seq + 1, version = version + 1 WHERE id IN ({sql_in(ids)})",
         [Status.ASSIGNED, *agent_params, sql_time(now), sql_time(now), *ids],
     )
     for conversation in pending:
         agent = assignments[conversation.pk]
         conversation.status, conversation.assigned_agent, conversation.assigned_at = Status.ASSIGNED, agent, now
         conversation.last_seq += 1
+        conversation.version += 1
     _system_messages_create(
         [(c, c.last_seq, f"{display_name(assignments[c.pk])} joined the conversation.") for c in pending]
     )
@@ -339,6 +471,7 @@ def conversation_release(*, conversation_id: int, agent: AbstractBaseUser, body:
         assigned_at=None,
         updated_at=timezone.now(),
         last_seq=F("last_seq") + 1,
+        version=F("version") + 1,
     )
     if not updated:
         return False
@@ -459,7 +592,7 @@ def conversation_priority_set(
     if old == priority:
         return False
     updated = Conversation.objects.filter(pk=locked.pk, priority=old).update(
-        priority=priority, updated_at=timezone.now()
+        priority=priority, updated_at=timezone.now(), version=F("version") + 1
     )
     if not updated:
         return False
@@ -487,19 +620,50 @@ def _check_assigned_to(conversation: Conversation, agent: AbstractBaseUser) -> N
         raise PermissionDenied("Only the agent who accepted this conversation can do that.")
 
 
-@transaction.atomic
-def message_post_from_agent(*, conversation_id: int, agent: AbstractBaseUser, body: object) -> Message:
+def message_post_from_agent(
+    *, conversation_id: int, agent: AbstractBaseUser, body: object, client_id: object = ""
+) -> Message:
+    """Store the assigned agent's reply; PermissionDenied for anyone else. A
+    ``client_id`` already stored returns that message (a reply sent again)."""
     body = message_body_clean(body)
-    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-    _check_assigned_to(conversation, agent)
-    first_reply = bool(
-        Conversation.objects.filter(pk=conversation.pk, first_agent_reply_at__isnull=True).update(
-            first_agent_reply_at=timezone.now()
-        )
+    client_id = client_id_clean(client_id)
+    try:
+        return _agent_message_store(conversation_id=conversation_id, agent=agent, body=body, client_id=client_id)
+    except _Repeated:
+        return selectors.message_by_client_id(conversation_id=conversation_id, client_id=client_id)
+
+
+@transaction.atomic
+def _agent_message_store(*, conversation_id: int, agent: AbstractBaseUser, body: str, client_id: str) -> Message:
+    now = timezone.now()
+    stored = queries.agent_message_insert(
+        conversation_id=conversation_id, agent_id=agent.pk, body=body, client_id=client_id, now=now
     )
-    message = _message_create(conversation=conversation, sender=Message.Sender.AGENT, body=body, agent=agent)
+    if stored is None:
+        if not Conversation.objects.filter(pk=conversation_id).exists():
+            raise Conversation.DoesNotExist(f"No conversation {conversation_id}.")
+        # Sent before the conversation was resolved or transferred, and sent again since.
+        earlier = client_id and selectors.message_by_client_id(conversation_id=conversation_id, client_id=client_id)
+        if earlier:
+            return earlier
+        raise PermissionDenied("Only the agent who accepted this conversation can do that.")
+    if stored.message_id is None:
+        raise _Repeated
+    message = _message_stored(stored, sender=Message.Sender.AGENT, body=body, client_id=client_id, now=now, agent=agent)
+    conversation = Conversation(
+        pk=stored.conversation_id,
+        customer_id=stored.customer_id,
+        status=Status.ASSIGNED,
+        assigned_agent=agent,
+        last_seq=stored.seq,
+        first_agent_reply_at=stored.first_agent_reply_at,
+    )
     signals.agent_replied.send(
-        sender=Conversation, conversation=conversation, agent=agent, message=message, first_reply=first_reply
+        sender=Conversation,
+        conversation=conversation,
+        agent=agent,
+        message=message,
+        first_reply=stored.first_agent_reply_at == now,
     )
     return message
 
@@ -518,12 +682,13 @@ def conversation_resolve(*, conversation_id: int, agent: AbstractBaseUser) -> Co
     if conversation.status == Status.PENDING_HANDOFF:
         broadcast.notify_queue_positions()
     sql_run(
-        f"UPDATE {CONVERSATIONS} SET status = %s, resolved_at = %s, updated_at = %s, last_seq = last_seq + 1"
-        " WHERE id = %s",
+        f"UPDATE {CONVERSATIONS} SET status = %s, resolved_at = %s, updated_at = %s, last_seq = last_seq + 1,"
+        " version = version + 1 WHERE id = %s",
         [Status.RESOLVED, sql_time(now), sql_time(now), conversation.pk],
     )
     # The row is locked: what the UPDATE wrote is what it now holds.
     conversation.status, conversation.resolved_at, conversation.updated_at = Status.RESOLVED, now, now
+    conversation.version += 1
     _message_create(
         conversation=conversation,
         seq=conversation.last_seq + 1,

@@ -1,5 +1,6 @@
 """Small database helpers the apps share."""
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -134,3 +135,26 @@ def bulk_insert(objs: list[M]) -> list[M]:
             obj.pk = pk
             obj._state.adding, obj._state.db = False, connection.alias
     return objs
+
+
+# --- Connection pools across fork --------------------------------------------------
+# django-q2 forks its workers from a process that has used the database; a child
+# that took a connection from the pool it inherited would share the parent's
+# socket. Each child starts with no pool (Django opens one on first use). The
+# inherited ones are kept, never closed here: closing would end the parent's
+# sessions.
+_inherited_pools: list = []
+
+
+def _pools_forget_after_fork() -> None:
+    from django.conf import settings
+
+    if not settings.configured or settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    _inherited_pools.append(DatabaseWrapper._connection_pools)
+    DatabaseWrapper._connection_pools = {}
+
+
+os.register_at_fork(after_in_child=_pools_forget_after_fork)

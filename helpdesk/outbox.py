@@ -1,21 +1,26 @@
-"""One sender per process for channel-layer events bound for Redis.
+"""The one way events leave a process for the channel layer, after commit.
 
-``async_to_sync(layer.group_send)`` from a thread with no event loop (a django-q2
-worker, a benchmark worker, a management command) starts a thread and an event
-loop per call, and channels-redis keeps its connection pools per loop: every
-event paid for a new Redis connection. Here one daemon thread runs one loop for
-the process's whole life, so its pool is reused, and the committing thread only
-queues the events (a few microseconds) instead of waiting for Redis. What queued
-up while a batch was sending leaves as the next batch, its Redis commands
-pipelined: two round trips however many groups it reaches.
+Services queue events here (``submit``: a few microseconds, never raises, never
+waits for Redis) and carry on; the events leave in the order they were queued:
 
-Events leave in the order they were queued. Delivery stays at most once, as
-channel layers are (docs/realtime.md): a process killed with events still queued
-loses them, and clients catch up from the database. ``flush()`` waits until
-everything queued so far has been handed to Redis (tests, the benchmarks, exit).
+- **Redis** (``REDIS_URL``): one daemon thread runs one event loop for the
+  process's whole life and sends through the layer's own ``group_send``, so its
+  connection is reused (``async_to_sync`` from a thread with no loop started a
+  loop, and channels-redis a connection, per call). A send that fails (Redis
+  restarting, a connection it dropped) is retried with backoff until Redis
+  answers: nothing queued is dropped for a stale connection. What waits meanwhile
+  is bounded by ``BACKLOG`` events (the oldest go beyond it, logged): clients
+  re-sync from the database when their process's stream comes back
+  (``helpdesk.live``), so an outage costs latency, never data.
+- **In memory** (embedded mode): the layer lives on the ASGI server's event loop,
+  where the sockets are, and is not thread-safe: events are handed to that loop
+  (``bind_loop``, called as consumers connect) and sent there, in order. With no
+  server loop (a management command) they are sent on a loop of their own, where
+  nobody listens.
 
-The in-memory layer of embedded mode lives on the ASGI server's loop and does not
-come here (see ``conversations.broadcast``).
+A process killed with events still queued loses them; delivery is at most once,
+as channel layers are (docs/realtime.md). ``flush()`` waits until everything
+queued so far has been handed to the layer (tests, the benchmarks, exit).
 """
 
 import asyncio
@@ -23,26 +28,42 @@ import atexit
 import logging
 import os
 import threading
-import time
-from collections import defaultdict
+from collections import deque
 
-from channels_redis.core import RedisChannelLayer
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer
 
 logger = logging.getLogger(__name__)
 
 Messages = list[tuple[list[str], dict]]
 
+# Events waiting for a channel layer that does not answer, at most.
+BACKLOG = 50_000
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 2.0
+
+
+async def _send_all(layer, messages: Messages) -> None:
+    for groups, event in messages:
+        for group in groups:
+            await layer.group_send(group, event)
+
 
 class _Sender:
+    """Redis: the process's sending thread and its queue."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
-        self._pending: list[tuple[object, Messages]] = []
+        self._pending: deque[tuple[object, Messages]] = deque()
+        self._pending_events = 0
         self._woken = False
         self._queued = 0
         self._sent = 0
+        self.dropped = 0
+        self.retries = 0
 
     def _start(self) -> asyncio.AbstractEventLoop:
         # Caller holds the lock.
@@ -64,36 +85,61 @@ class _Sender:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            # Whatever queued up meanwhile (a transaction's events, several
-            # transactions' under load) leaves together, in order.
-            with self._lock:
-                batches, self._pending, self._woken = self._pending, [], False
-            try:
-                for layer, sends in _by_layer(batches):
-                    if isinstance(layer, RedisChannelLayer):
-                        await _redis_group_send_many(layer, sends)
-                    else:  # another layer with processes of its own: one send at a time
-                        for group, event in sends:
-                            await layer.group_send(group, event)
-            except Exception:
-                logger.exception("channel layer send failed; clients catch up from the database")
-            finally:
+            while True:
                 with self._lock:
-                    self._sent += len(batches)
+                    if not self._pending:
+                        self._woken = False
+                        break
+                    layer, messages = self._pending[0]
+                await self._send_until_sent(layer, messages)
+                with self._lock:
+                    # Gone already if the backlog overflowed meanwhile.
+                    if self._pending and self._pending[0][1] is messages:
+                        self._pending.popleft()
+                        self._pending_events -= len(messages)
+                    self._sent += 1
                     self._idle.notify_all()
+
+    async def _send_until_sent(self, layer, messages: Messages) -> None:
+        delay = RETRY_FIRST_S
+        done = 0  # groups of this batch already sent: a retry does not send them twice
+        while True:
+            try:
+                for groups, event in messages[done:]:
+                    for group in groups:
+                        try:
+                            await layer.group_send(group, event)
+                        except (TypeError, ValueError):  # msgpack: an event no retry can send
+                            logger.exception("cannot send %s to %s", event.get("type"), group)
+                    done += 1
+                return
+            except Exception:
+                self.retries += 1
+                logger.warning("channel layer send failed; retrying in %.2f s", delay, exc_info=self.retries == 1)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                with self._lock:
+                    if not self._pending or self._pending[0][1] is not messages:
+                        return  # dropped from the backlog meanwhile
 
     def submit(self, layer, messages: Messages) -> None:
         with self._lock:
             loop = self._loop or self._start()
             self._pending.append((layer, messages))
+            self._pending_events += len(messages)
             self._queued += 1
+            while self._pending_events > BACKLOG and len(self._pending) > 1:
+                _layer, old = self._pending.popleft()
+                self._pending_events -= len(old)
+                self.dropped += len(old)
+                self._sent += 1
+                logger.warning("channel layer unreachable: %d queued events dropped (clients re-sync)", len(old))
             if self._woken:
                 return  # the sender will find these with the others
             self._woken = True
         loop.call_soon_threadsafe(self._wake.set)
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every batch queued before this call has been sent; False on timeout."""
         with self._lock:
             target = self._queued
             return self._idle.wait_for(lambda: self._sent >= target, timeout=timeout)
@@ -103,91 +149,88 @@ class _Sender:
         self.__init__()
 
 
-# channels-redis 4.3's RedisChannelLayer.group_send, unchanged: add the message to
-# each member channel's sorted set unless that channel is full.
-_GROUP_SEND_LUA = """
-    local over_capacity = 0
-    local current_time = ARGV[#ARGV - 1]
-    local expiry = ARGV[#ARGV]
-    for i=1,#KEYS do
-        if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
-            redis.call('ZADD', KEYS[i], current_time, ARGV[i])
-            redis.call('EXPIRE', KEYS[i], expiry)
-        else
-            over_capacity = over_capacity + 1
-        end
-    end
-    return over_capacity
-"""
+class _LoopBound:
+    """In memory: events handed to the ASGI server's loop, sent there in order."""
 
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue | None = None
+        self._lock = threading.Lock()
+        self._queued = 0
+        self._sent = 0
+        self._idle = threading.Condition(self._lock)
 
-def _by_layer(batches: list[tuple[object, Messages]]) -> list[tuple[object, list[tuple[str, dict]]]]:
-    """(group, event) sends in order, in runs of one layer (there is one, unless a
-    test swapped the settings)."""
-    runs: list[tuple[object, list]] = []
-    for layer, messages in batches:
-        if not runs or runs[-1][0] is not layer:
-            runs.append((layer, []))
-        runs[-1][1].extend((group, event) for groups, event in messages for group in groups)
-    return runs
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            if self._loop is loop and not loop.is_closed():
+                return
+            self._loop = loop
+            self._queue = asyncio.Queue()
+            self._task = loop.create_task(self._drain(self._queue), name="baton-outbox")
 
+    async def _drain(self, queue: asyncio.Queue) -> None:
+        while True:
+            layer, messages = await queue.get()
+            try:
+                await _send_all(layer, messages)
+            except Exception:
+                logger.exception("in-memory channel layer send failed")
+            finally:
+                with self._lock:
+                    self._sent += 1
+                    self._idle.notify_all()
 
-async def _redis_group_send_many(layer, sends: list[tuple[str, dict]]) -> None:
-    """``group_send`` of channels-redis (pinned in requirements.txt) for many
-    (group, event) pairs: the same Redis commands in the same order, pipelined, so
-    a batch costs two round trips per shard instead of two to four per group."""
-    now = time.time()
-    members: dict[int, list[str]] = {}
-    by_shard = defaultdict(list)
-    for i, (group, _event) in enumerate(sends):
-        by_shard[layer.consistent_hash(group)].append(i)
-    for index, items in by_shard.items():
-        pipe = layer.connection(index).pipeline(transaction=False)
-        for i in items:
-            key = layer._group_key(sends[i][0])
-            pipe.zremrangebyscore(key, min=0, max=int(now) - layer.group_expiry)
-            pipe.zrange(key, 0, -1)
-        replies = await pipe.execute()
-        for j, i in enumerate(items):
-            members[i] = [name.decode("utf8") for name in replies[2 * j + 1]]
-    pipes = {}
-    stamp = _stamps()
-    for i, (group, event) in enumerate(sends):
-        if not members[i]:
-            continue
+    def submit(self, layer, messages: Messages) -> None:
+        with self._lock:
+            loop, queue = self._loop, self._queue
+            usable = loop is not None and loop.is_running()
+            if usable:
+                self._queued += 1
+        if not usable:
+            async_to_sync(_send_all)(layer, messages)
+            return
         try:
-            by_connection, messages, capacities = layer._map_channel_keys_to_connection(members[i], event)
-        except Exception:  # one event that cannot be serialised must not cost the others theirs
-            logger.exception("channel layer cannot send %s to %s", event.get("type"), group)
-            continue
-        for index, keys in by_connection.items():
-            if index not in pipes:
-                pipes[index] = layer.connection(index).pipeline(transaction=False)
-            pipe = pipes[index]
-            for key in keys:
-                pipe.zremrangebyscore(key, min=0, max=int(now) - int(layer.expiry))
-            # Each channel is a sorted set ordered by this stamp: it must grow from one
-            # event to the next, as group_send's time.time() does from call to call.
-            args = [messages[k] for k in keys] + [capacities[k] for k in keys] + [next(stamp), layer.expiry]
-            pipe.eval(_GROUP_SEND_LUA, len(keys), *keys, *args)
-    for pipe in pipes.values():
-        await pipe.execute()
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            queue.put_nowait((layer, messages))
+        else:
+            loop.call_soon_threadsafe(queue.put_nowait, (layer, messages))
 
-
-_last_stamp = 0.0
-
-
-def _stamps():
-    """Increasing event stamps (seconds since the epoch): now, or just after the
-    last one handed out, whichever is later; the sender's loop is their one user."""
-    global _last_stamp
-    while True:
-        _last_stamp = max(time.time(), _last_stamp + 1e-6)
-        yield _last_stamp
+    def flush(self, timeout: float = 5.0) -> bool:
+        with self._lock:
+            target = self._queued
+            return self._idle.wait_for(lambda: self._sent >= target, timeout=timeout)
 
 
 _sender = _Sender()
-submit = _sender.submit
-flush = _sender.flush
+_local = _LoopBound()
+
+
+def submit(layer, messages: Messages) -> None:
+    """Queue (groups, event) pairs for ``layer``; they leave in order, after this returns."""
+    if not messages:
+        return
+    if isinstance(layer, InMemoryChannelLayer):
+        _local.submit(layer, messages)
+    else:
+        _sender.submit(layer, messages)
+
+
+def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """The event loop this process's sockets live on (in-memory layer only)."""
+    _local.bind(loop)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until every event queued before this call has been handed to its layer."""
+    return _sender.flush(timeout) and _local.flush(timeout)
+
+
+def figures() -> dict:
+    return {"dropped": _sender.dropped, "retries": _sender.retries}
+
+
 os.register_at_fork(after_in_child=_sender.forget_after_fork)
 atexit.register(flush, 2.0)

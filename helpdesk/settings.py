@@ -76,15 +76,39 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------
 DATABASE_URL = envstr("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0, minimum=0))}
+    # A pool of connections per process (psycopg_pool through Django's OPTIONS["pool"]):
+    # without one, every HTTP request and every websocket frame handled in a new
+    # thread opened a PostgreSQL session (22-30 a second under load, issue #13).
+    # DB_POOL_MAX=0 turns it off (behind an external pooler), and DB_CONN_MAX_AGE applies.
+    DB_POOL_MAX = envint("DB_POOL_MAX", 16, minimum=0)
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=0 if DB_POOL_MAX else envint("DB_CONN_MAX_AGE", 0, minimum=0),
+            # With the pool, Django hands it ConnectionPool.check_connection: each
+            # connection is checked (one empty round trip) before it is handed out,
+            # so one PostgreSQL ended (a restart, a failover) is replaced instead of
+            # failing a request.
+            conn_health_checks=True,
+        )
+    }
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL (SQLite is the embedded default)")
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    if DB_POOL_MAX:
+        options["pool"] = {
+            "min_size": min(envint("DB_POOL_MIN", 1, minimum=0), DB_POOL_MAX),
+            "max_size": DB_POOL_MAX,
+            # Seconds a request waits for a free connection (or for a database that
+            # is down) before it fails with a clear error the clients retry on.
+            "timeout": envint("DB_POOL_TIMEOUT", 5, minimum=1),
+        }
     # Prepared statements: PostgreSQL parses and plans a statement a connection runs
     # again once, not every time (routing benchmark: 158 -> 188-204 decisions/s,
     # PostgreSQL's CPU per handoff 4.1 -> 2.7 ms). A pooler in transaction mode that
     # cannot keep them (PgBouncer before 1.21) needs DB_PREPARED_STATEMENTS=0.
     if envbool("DB_PREPARED_STATEMENTS", True):
-        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=2)
+        options.update(server_side_binding=True, prepare_threshold=2)
 else:
     DATABASES = {
         "default": {
@@ -109,17 +133,20 @@ REDIS_URL = envstr("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis pub/sub (docs/realtime.md): group memberships are subscriptions of
+            # each process's own connection, so none outlives its process or socket,
+            # and nothing caps or silently drops what waits for a busy socket (the
+            # list-based layer kept 100 events per socket and dropped the oldest).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                # redis-py closes idle connections after 5 s unless told otherwise,
-                # which drops every quiet websocket's group subscription.
+                # redis-py closes idle connections after 5 s unless told otherwise.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "prefix": envstr("BATON_CHANNELS_PREFIX", "baton"),
             },
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10_000}}}
 
 Q_CLUSTER = {
     "name": "baton",
@@ -168,13 +195,14 @@ BATON_EMBEDDING_MODEL = envstr("BATON_EMBEDDING_MODEL", "knowledge.embeddings.Mi
 # grounded answers from the retrieved passages, and its keyword arguments as JSON.
 BATON_LLM = envstr("BATON_LLM")
 BATON_LLM_OPTIONS = envstr("BATON_LLM_OPTIONS", "{}")
-# How often each ASGI process with agents' inboxes open runs routing's timers
-# (offer expiry, auto-offline); 0 turns the per-process ticker off (the tests do).
-BATON_ROUTING_TICK_MS = envint("BATON_ROUTING_TICK_MS", 1000, minimum=0)
-# SLA: e-mail admins (staff with an address) on breaches, through EMAIL_BACKEND;
-# the in-process sweep ticker of embedded mode (see docs/sla.md).
+# The timers (helpdesk/timers.py: routing's offer expiry and auto-offline, the SLA
+# sweep, overdue bot turns) run in one ASGI process at a time, every this many
+# milliseconds; 0 turns them off in this process (the tests do).
+BATON_TIMERS_TICK_MS = envint("BATON_TIMERS_TICK_MS", 1000, minimum=0)
+# Threads of each ASGI process for its websockets' database work (helpdesk/live.py).
+BATON_DB_THREADS = envint("BATON_DB_THREADS", 8, minimum=1)
+# SLA: e-mail admins (staff with an address) on breaches, through EMAIL_BACKEND.
 BATON_SLA_BREACH_EMAIL = envbool("BATON_SLA_BREACH_EMAIL", False)
-BATON_SLA_TICKER = envbool("BATON_SLA_TICKER", True)
 # Seconds each process keeps business configuration it read (rules, SLA targets,
 # routing settings; helpdesk/config.py): a change in admin reaches other processes
 # within this time. 0: read it every time.

@@ -13,3 +13,5 @@ urlpatterns = [
     path("", include("routing.urls")),
     path("", include("analytics.urls")),
 ]
+
+handler500 = "helpdesk.errors.server_error"

@@ -171,13 +171,32 @@ def answer(question: str, *, previous: Turn | None = None) -> BotAnswer:
     With the previous turn of the conversation, it also hands off when the
     customer asks the same thing again, or when two answers in a row were unsure.
     """
-    # One embedding call per turn, for the question and (if any) the previous one.
-    vectors = embed_array([question] if previous is None else [question, previous.question])
-    reply = answer_with(
-        question, index=live_index(), threshold=BotConfig.load().confidence_threshold, vector=vectors[0]
-    )
-    if reply.handoff_reason is None and previous is not None:
-        repeated = float(vectors[0] @ vectors[1]) >= REPEAT_SIMILARITY
-        if repeated or (reply.confidence < UNSURE and previous.confidence < UNSURE):
-            return replace(reply, text="", handoff_reason="repeated_failure")
-    return reply
+    return answer_many([(question, previous)])[0]
+
+
+def answer_many(turns: list[tuple[str, Turn | None]]) -> list[BotAnswer]:
+    """``answer`` for several questions at once (concurrent customers'): one
+    embedding pass for all of them and their previous questions, and none for a
+    request for a person."""
+    texts = []
+    for question, previous in turns:
+        if not wants_human(question):
+            texts += [question] if previous is None else [question, previous.question]
+    vectors = iter(embed_array(texts)) if texts else iter(())
+    index = live_index() if texts else None
+    threshold = BotConfig.load().confidence_threshold if texts else 0.0
+    replies = []
+    for question, previous in turns:
+        if wants_human(question):
+            replies.append(BotAnswer(text="", confidence=None, handoff_reason="customer_request"))
+            continue
+        vector = next(vectors)
+        reply = answer_with(question, index=index, threshold=threshold, vector=vector)
+        if previous is not None:
+            previous_vector = next(vectors)
+            if reply.handoff_reason is None:
+                repeated = float(vector @ previous_vector) >= REPEAT_SIMILARITY
+                if repeated or (reply.confidence < UNSURE and previous.confidence < UNSURE):
+                    reply = replace(reply, text="", handoff_reason="repeated_failure")
+        replies.append(reply)
+    return replies

@@ -7,8 +7,8 @@ class RoutingConfig(AppConfig):
     def ready(self):
         from conversations import signals
         from conversations.consumers import inbox_frame_handler
-        from helpdesk import config
-        from routing import receivers
+        from helpdesk import config, timers
+        from routing import receivers, services
         from routing.models import RoutingRule, RoutingSettings, Skill
 
         config.clear_on_change(RoutingSettings, RoutingRule, Skill)
@@ -17,7 +17,7 @@ class RoutingConfig(AppConfig):
         signals.conversations_assigned.connect(receivers.on_assigned, dispatch_uid="routing.assigned")
         signals.conversation_resolved.connect(receivers.on_resolved, dispatch_uid="routing.resolved")
         signals.inbox_connected.connect(receivers.on_inbox_connected, dispatch_uid="routing.inbox_connected")
-        signals.inbox_disconnected.connect(receivers.on_inbox_disconnected, dispatch_uid="routing.inbox_disconnected")
         inbox_frame_handler("presence.heartbeat")(receivers.presence_heartbeat_frame)
         inbox_frame_handler("presence.set")(receivers.presence_set_frame)
         inbox_frame_handler("routing.decline")(receivers.offer_decline_frame)
+        timers.every("routing")(services.tick)

@@ -6,7 +6,7 @@ Each is one call to a service; the services hold the logic.
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from routing import services, ticker
+from routing import services
 
 
 def on_handed_off(sender, *, conversation, **kwargs):
@@ -22,18 +22,11 @@ def on_resolved(sender, *, conversation, **kwargs):
 
 
 def on_inbox_connected(sender, *, user, **kwargs):
-    services.presence_connected(user=user, now=timezone.now())
-    ticker.connection_opened()
-
-
-def on_inbox_disconnected(sender, *, user, **kwargs):
-    ticker.connection_closed()
+    services.presence_heartbeat(user=user, now=timezone.now())
 
 
 def presence_heartbeat_frame(*, user, content) -> dict | None:
-    now = timezone.now()
-    services.presence_heartbeat(user=user, now=now)
-    services.tick_if_due(now=now)
+    services.presence_heartbeat(user=user, now=timezone.now())
     return None
 
 

@@ -37,7 +37,7 @@ from conversations import services as conversation_services
 from conversations.models import Conversation, display_name
 from helpdesk.db import bulk_insert, on_commit_once, sql_case, sql_for_update, sql_in, sql_rows, sql_run, sql_time
 from helpdesk.tasks import task_enqueue
-from routing import broadcast, selectors
+from routing import broadcast, queries, selectors
 from routing.models import AgentProfile, Offer, PresenceLog, RoutingDecision, RoutingSettings, RoutingState, Skill
 
 logger = logging.getLogger(__name__)
@@ -290,12 +290,13 @@ def _states_create(*, conversations: list[Conversation], new: bool = False) -> N
     handoff. A conversation that has one already keeps it (``new``: none can, it
     has just been handed off)."""
     with transaction.atomic(savepoint=False):
-        if not new:
-            known = set(RoutingState.objects.filter(pk__in=[c.pk for c in conversations]).values_list("pk", flat=True))
-            conversations = [c for c in conversations if c.pk not in known]
+        if new:
+            bulk_insert([RoutingState(conversation_id=c.pk, skills_since=c.handed_off_at) for c in conversations])
+        else:
+            ours = queries.routing_states_insert(states={c.pk: c.handed_off_at for c in conversations})
+            conversations = [c for c in conversations if c.pk in ours]
         if not conversations:
             return
-        bulk_insert([RoutingState(conversation_id=c.pk, skills_since=c.handed_off_at) for c in conversations])
         matching = selectors.rules_matching_many(conversations=conversations)
         through = RoutingState.required_skills.through
         needs, timeline = [], []
@@ -832,7 +833,7 @@ def presence_set(
         routing_schedule()
     else:
         user_id = user.pk
-        transaction.on_commit(lambda: agent_unavailable(user_id=user_id, now=now))
+        transaction.on_commit(lambda: agent_unavailable(user_id=user_id, now=now), robust=True)
     return True
 
 
@@ -886,18 +887,33 @@ def _requeue(*, conversation_id: int, agent: AbstractBaseUser, now: datetime) ->
     return True
 
 
+# An agent whose inbox went quiet for less than this (a network blip, a Redis or
+# server restart) and was turned offline for it comes back as they were, with their
+# next heartbeat; after longer (a laptop closed for the night) they choose again.
+PRESENCE_RESTORE = timedelta(minutes=10)
+
+
 def presence_heartbeat(*, user: AbstractBaseUser, now: datetime) -> None:
-    """The inbox page is alive; one UPDATE, no lock held beyond it."""
+    """The inbox page is alive (a heartbeat over the socket or over HTTP, or the
+    socket connecting): one UPDATE, and if the silence had turned the agent
+    offline only moments ago, their presence from before."""
     if not AgentProfile.objects.filter(user=user).update(last_heartbeat_at=now):
         agent_profile_for(user)
         AgentProfile.objects.filter(user=user).update(last_heartbeat_at=now)
-
-
-def presence_connected(*, user: AbstractBaseUser, now: datetime) -> None:
-    """An inbox page opened: the agent is alive. Presence itself only changes by
-    the agent's hand (or to offline by the grace period): a tab reopening after
-    a night asleep should not start routing work to an empty chair."""
-    presence_heartbeat(user=user, now=now)
+        return
+    auto_offline = AgentProfile.objects.filter(
+        user=user, presence=Presence.OFFLINE, presence_manual=False, presence_changed_at__gte=now - PRESENCE_RESTORE
+    ).exists()
+    if not auto_offline:
+        return
+    before = (
+        PresenceLog.objects.filter(agent=user, ended_at__isnull=False)
+        .order_by("-started_at", "-pk")
+        .values_list("status", flat=True)
+        .first()
+    )
+    if before in (Presence.ONLINE, Presence.AWAY):
+        presence_set(user=user, status=before, now=now, manual=False)
 
 
 def presence_sweep(*, now: datetime, settings: RoutingSettings) -> int:
@@ -910,25 +926,6 @@ def presence_sweep(*, now: datetime, settings: RoutingSettings) -> int:
     for profile in stale.select_related("user"):
         went += presence_set(user=profile.user, status=Presence.OFFLINE, now=now, manual=False, stale_before=cutoff)
     return went
-
-
-def tick_if_due(*, now: datetime) -> dict | None:
-    """The timers' work, only if some is due (three indexed existence checks):
-    called on every inbox heartbeat, so timers fire even with no ticker running."""
-    settings = selectors.routing_settings()
-    due = (
-        Offer.objects.filter(state=Offer.State.OPEN, expires_at__lte=now).exists()
-        or AgentProfile.objects.exclude(presence=Presence.OFFLINE)
-        .filter(last_heartbeat_at__lt=now - timedelta(seconds=settings.presence_grace_s))
-        .exists()
-        or RoutingState.objects.filter(
-            relaxed_at__isnull=True,
-            skills_since__lte=now - timedelta(seconds=settings.skill_wait_s),
-            conversation__status=Status.PENDING_HANDOFF,
-            required_skills__isnull=False,
-        ).exists()
-    )
-    return tick(now=now) if due else None
 
 
 def tick(*, now: datetime) -> dict:

@@ -51,6 +51,14 @@ def presence_set(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+def presence_heartbeat(request: HttpRequest) -> HttpResponse:
+    """The inbox page is open, said over HTTP while its socket is down."""
+    services.presence_heartbeat(user=request.user, now=timezone.now())
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
 def conversation_take(request: HttpRequest, pk: int) -> HttpResponse:
     """Accept an offer or pull from the queue; capacity holds either way."""
     get_object_or_404(Conversation, pk=pk)

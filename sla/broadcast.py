@@ -85,4 +85,4 @@ def email_breaches_on_commit(*, lines: list[str], recipients: list[str]) -> None
         return
     subject = f"[Baton] {len(lines)} SLA breach{'es' if len(lines) > 1 else ''}"
     body = "\n".join(lines)
-    transaction.on_commit(lambda: send_mail(subject, body, None, recipients, fail_silently=True))
+    transaction.on_commit(lambda: send_mail(subject, body, None, recipients, fail_silently=True), robust=True)

@@ -272,15 +272,3 @@ class PriorityRule(models.Model):
 
     def keyword_list(self) -> list[str]:
         return [k.strip().lower() for k in self.keywords.split(",") if k.strip()]
-
-
-class SweepLease(models.Model):
-    """Which sweep loop is current: a new loop bumps the generation and the old
-    one stops at its next tick, so loops hand over without a gap or a pile-up."""
-
-    name = models.CharField(max_length=50, primary_key=True)
-    generation = models.PositiveBigIntegerField(default=0)
-    renewed_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self):
-        return f"{self.name} #{self.generation}"

@@ -6,7 +6,7 @@ a service here, so its writes commit or roll back with the change that caused th
 
 from django.utils import timezone
 
-from sla import services, ticker
+from sla import services
 from sla.models import SLATimer
 
 
@@ -27,7 +27,3 @@ def on_agent_replied(sender, *, conversation, first_reply, **kwargs):
 def on_resolved(sender, *, conversation, **kwargs):
     # Resolved without any reply: nothing is owed any more, so first response stops too.
     services.timers_stop(conversation=conversation, kinds=list(SLATimer.Kind), now=timezone.now())
-
-
-def on_inbox_connected(sender, **kwargs):
-    ticker.ensure_started()

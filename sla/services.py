@@ -8,7 +8,7 @@ for a conversation an agent is replying to and never deadlocks with one.
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
@@ -18,7 +18,7 @@ from conversations.models import Conversation, Message
 from helpdesk.db import bulk_insert, sql_columns, sql_for_update, sql_in, sql_run, sql_time
 from knowledge.models import Entry
 from sla import broadcast, selectors
-from sla.models import Breach, Notification, PriorityRule, SLATimer, SweepLease
+from sla.models import Breach, Notification, PriorityRule, SLATimer
 from sla.timing import thresholds
 
 logger = logging.getLogger(__name__)
@@ -156,20 +156,20 @@ class SweepResult:
         return self
 
 
-def sla_sweep(*, now: datetime, grace: timedelta = timedelta(0), batch: int = SWEEP_BATCH) -> SweepResult:
-    """Move every open timer that crossed a threshold by ``now - grace``: breaches
+def sla_sweep(*, now: datetime, batch: int = SWEEP_BATCH) -> SweepResult:
+    """Move every open timer that crossed a threshold by ``now``: breaches
     first (with their true deadline), then at-risk. Idempotent and safe to run in
     any number of processes at once: rows are claimed with SKIP LOCKED and moved by
     conditional UPDATEs, a breach is unique per timer, notifications per breach."""
     total = SweepResult()
-    cutoff = now - grace
+    cutoff = now
     if not (
         SLATimer.objects.filter(state__in=OPEN, due_at__lte=cutoff).exists()
         or SLATimer.objects.filter(state=State.RUNNING, at_risk_at__lte=cutoff).exists()
     ):
         return total  # the common case, every second: one index probe, no transaction
     while True:
-        result = _sweep_batch(now=now, cutoff=now - grace, batch=batch)
+        result = _sweep_batch(now=now, cutoff=cutoff, batch=batch)
         total += result
         # A short batch does not mean the work is done: rows another sweeper held
         # (its timers, or the conversation of a timer it holds) were skipped. Stop
@@ -318,18 +318,6 @@ def _duration(seconds: int) -> str:
     if seconds % 60 == 0:
         return f"{seconds // 60} min"
     return f"{seconds} s"
-
-
-def sweep_lease_take(*, name: str, now: datetime) -> int:
-    """Become the current sweep loop; returns this loop's generation."""
-    with transaction.atomic():
-        SweepLease.objects.get_or_create(name=name)
-        SweepLease.objects.filter(name=name).update(generation=F("generation") + 1, renewed_at=now)
-        return SweepLease.objects.values_list("generation", flat=True).get(name=name)
-
-
-def sweep_lease_held(*, name: str, generation: int) -> bool:
-    return SweepLease.objects.filter(name=name, generation=generation).exists()
 
 
 # --- Notifications ------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Personas shared by every test: a customer, two agents, an admin and an outsider."""
 
+import inspect
+
 import pytest
-import redis
 from django.test import Client, override_settings
 
 from conversations.identity import customer_token_make
@@ -9,6 +10,29 @@ from conversations.management.commands.demo_data import DEMO_KB
 from helpdesk import config, outbox
 from knowledge.services import kb_import_jsonl
 from tests.factories import CustomerFactory, UserFactory
+
+
+def pytest_collection_modifyitems(items):
+    """Marks by place: the race tests (``make stress`` repeats them under load) and
+    the fault suite."""
+    for item in items:
+        if item.path.name == "test_concurrency.py":
+            item.add_marker(pytest.mark.concurrency)
+        if item.path.parent.name == "faults":
+            item.add_marker(pytest.mark.faults)
+
+
+@pytest.fixture(autouse=True)
+def _thread_connections_closed(request):
+    """An async test's ``sync_to_async`` calls run on asgiref's one shared thread,
+    whose connection nothing returns to the pool: it is closed after the test, or
+    the test database could not be dropped at the end (an open session)."""
+    yield
+    if inspect.iscoroutinefunction(request.function) and request.node.get_closest_marker("django_db"):
+        from asgiref.sync import SyncToAsync
+        from django.db import connections
+
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -31,39 +55,17 @@ def _fresh_configuration():
 
 @pytest.fixture(autouse=True)
 def _channel_layer_reset():
-    """Each test starts with an empty channel layer, as it starts with an empty
-    database. With Redis: events still on their way are sent, then every key of
-    this run's prefix goes (group members a test left, events nobody received:
-    channels of one process share one Redis key, which holds at most ``capacity``
-    events, so leftovers would crowd out a later test's). And channels-redis keeps
-    one receive lock per layer, while each test runs its consumers on an event
-    loop of its own: a receive cancelled as a test's loop closes (or its cleanup
-    task, left pending) can leave a lock held by the dead loop, so each test's
-    receivers start afresh."""
+    """Each test's events are sent before the next test starts: with Redis, what a
+    test queued in this process's outbox (helpdesk/outbox.py) leaves before the next
+    one listens. The pub/sub layer keeps nothing in Redis between tests (its
+    memberships are subscriptions of each event loop's connection, closed with
+    the test's loop), and the channels of concurrent test runs carry their own
+    prefix (tests/pytest_env.py)."""
     yield
-    from channels.layers import channel_layers
     from django.conf import settings
 
-    if not settings.REDIS_URL:
-        return
-    outbox.flush()
-    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        # Groups are "<prefix>:group:<name>", channels "<prefix>specific.<...>" (channels-redis).
-        keys = [key for match in (f"{prefix}:*", f"{prefix}specific.*") for key in client.scan_iter(match=match)]
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-    for layer in channel_layers.backends.values():
-        layer.receive_count = 0
-        layer.receive_lock = layer.receive_event_loop = None
-        layer.receive_buffer.clear()
-        layer.receive_cleaners.clear()
-        # The per-channel locks too: one whose cleanup task died with its loop stays held.
-        layer.receive_clean_locks.locks.clear()
-        layer.receive_clean_locks.wait_counts.clear()
+    if settings.REDIS_URL:
+        outbox.flush()
 
 
 @pytest.fixture
@@ -114,3 +116,88 @@ def customer_client(customer, customer_token, settings):
 def demo_kb(db):
     """The demo help centre, embedded with the real model."""
     return kb_import_jsonl(path=DEMO_KB)
+
+
+class LayerListener:
+    """Channels listening on the channel layer from an event loop of their own, as
+    an ASGI server's sockets do: the pub/sub layer subscribes per event loop, so a
+    channel made on one ``async_to_sync`` loop hears nothing once that loop ends.
+    In embedded mode the outbox sends on this loop too (``outbox.bind_loop``), as
+    it would on the server's."""
+
+    def __init__(self):
+        import asyncio
+        import threading
+
+        from channels.layers import get_channel_layer
+
+        self.layer = get_channel_layer()
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="test-listener", daemon=True)
+        self._thread.start()
+        self._run(self._bind())
+
+    async def _bind(self):
+        outbox.bind_loop(self.loop)
+
+    def _run(self, coroutine, timeout=10):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def listen(self, *groups: str) -> dict[str, str]:
+        async def join():
+            channels = {}
+            for group in groups:
+                channels[group] = await self.layer.new_channel()
+                await self.layer.group_add(group, channels[group])
+            return channels
+
+        return self._run(join())
+
+    def receive(self, channel: str, n: int, timeout: float = 5) -> list[dict]:
+        """The next ``n`` events of ``channel``, as JSON would carry them."""
+        import asyncio
+        import json
+
+        async def take():
+            return [await asyncio.wait_for(self.layer.receive(channel), timeout) for _ in range(n)]
+
+        events = self._run(take(), timeout=timeout * n + 5)
+        return [
+            json.loads(json.dumps({k: v for k, v in e.items() if k != "__asgi_channel__"}, default=repr))
+            for e in events
+        ]
+
+    def nothing_for(self, channel: str, seconds: float) -> bool:
+        import asyncio
+
+        async def wait():
+            try:
+                await asyncio.wait_for(self.layer.receive(channel), seconds)
+            except TimeoutError:
+                return True
+            return False
+
+        return self._run(wait(), timeout=seconds + 5)
+
+    def close(self):
+        import asyncio
+
+        outbox.flush()
+
+        async def stop():
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        self._run(stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+
+@pytest.fixture
+def layer_listener():
+    listener = LayerListener()
+    yield listener
+    listener.close()

@@ -47,7 +47,8 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     customer = _customer_for_page(request)
     conversation = selectors.conversation_open_for(customer=customer)
     token = customer_token_make(customer_id=customer.pk)
-    history = [broadcast.message_payload(m) for m in selectors.customer_messages(customer=customer)]
+    messages = selectors.customer_messages(customer=customer)
+    history = [broadcast.message_payload(m) for m in messages]
     state = (
         broadcast.conversation_payload(conversation, queue_position=selectors.queue_position(conversation=conversation))
         if conversation
@@ -60,6 +61,8 @@ def chat_page(request: HttpRequest) -> HttpResponse:
             "customer": customer,
             "token": token,
             "history": history,
+            # The page holds every message of its conversations: catch up from the last.
+            "cursor": {"conversation": messages[-1].conversation_id, "seq": messages[-1].seq} if messages else None,
             "state": state,
             "max_chars": settings.BATON_MAX_MESSAGE_CHARS,
             "embedded": request.GET.get("embed") == "1",
@@ -104,15 +107,19 @@ def chat_send(request: HttpRequest) -> JsonResponse:
         conversation = services.customer_request_handoff(customer=customer)
         return JsonResponse({"conversation": broadcast.conversation_payload(conversation)})
     try:
-        message = services.message_post_from_customer(customer=customer, body=payload.get("body"))
+        message = services.message_post_from_customer(
+            customer=customer, body=payload.get("body"), client_id=payload.get("client_id")
+        )
     except ValidationError as e:
         return JsonResponse({"error": {"code": e.code, "message": e.messages[0]}}, status=400)
+    # The same answer for a message sent again (same client id): the one stored.
     return JsonResponse({"message": broadcast.message_payload(message)}, status=201)
 
 
 @require_GET
 def chat_history(request: HttpRequest) -> JsonResponse:
-    """Catch-up over HTTP, for clients whose websocket is unavailable."""
+    """Catch-up over HTTP, for clients whose websocket is unavailable: as the
+    socket's ``sync``, the messages after the cursor, the state, and the cursor."""
     customer = _customer_from_header(request)
     if customer is None:
         return _forbidden()
@@ -121,17 +128,14 @@ def chat_history(request: HttpRequest) -> JsonResponse:
         after_seq = int(request.GET.get("after_seq", "0"))
     except ValueError:
         return JsonResponse({"error": {"code": "bad_request", "message": "Bad cursor."}}, status=400)
-    messages = selectors.customer_messages_after(
-        customer=customer, conversation_id=conversation_id, after_seq=after_seq
-    )
-    conversation = selectors.conversation_open_for(customer=customer)
+    catch_up = selectors.customer_catch_up(customer=customer, conversation_id=conversation_id, after_seq=after_seq)
+    conversation = catch_up.conversation
     return JsonResponse(
         {
-            "messages": [broadcast.message_payload(m) for m in messages],
-            "conversation": broadcast.conversation_payload(
-                conversation, queue_position=selectors.queue_position(conversation=conversation)
-            )
+            "messages": [broadcast.message_payload(m) for m in catch_up.messages],
+            "conversation": broadcast.conversation_payload(conversation, queue_position=catch_up.queue_position)
             if conversation
             else None,
+            "cursor": {"conversation": catch_up.cursor[0], "seq": catch_up.cursor[1]},
         }
     )

@@ -87,7 +87,10 @@ def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
     wants_json = request.headers.get("Accept", "").startswith("application/json")
     try:
         message = services.message_post_from_agent(
-            conversation_id=pk, agent=request.user, body=request.POST.get("body")
+            conversation_id=pk,
+            agent=request.user,
+            body=request.POST.get("body"),
+            client_id=request.POST.get("client_id"),
         )
     except ValidationError as e:
         if wants_json:

@@ -1,8 +1,11 @@
-import { liveSocket, MessageList, showError } from "./live.js";
+import { fetchJson, liveSocket, MessageList, PendingSends, retryable, showConnection, showError } from "./live.js";
 
 const root = document.getElementById("chat");
 const token = root.dataset.token;
-const list = new MessageList(document.getElementById("messages"));
+const list = new MessageList(document.getElementById("messages"), {
+  ownLabel: "You",
+  cursor: JSON.parse(document.getElementById("cursor").textContent),
+});
 const statusEl = document.getElementById("chat-status");
 const typing = document.getElementById("typing");
 const form = document.getElementById("composer");
@@ -12,8 +15,9 @@ const maxChars = Number(root.dataset.maxChars);
 const talkButton = document.getElementById("talk-to-person");
 let state = JSON.parse(document.getElementById("state").textContent);
 let fallbackTimer = null;
+let syncing = false;
+let syncAgain = false;
 
-for (const m of JSON.parse(document.getElementById("history").textContent)) list.add(m);
 renderState();
 
 function renderState() {
@@ -33,76 +37,133 @@ function renderState() {
   talkButton.hidden = s === "pending_handoff" || s === "assigned";
 }
 
+// A state event of the conversation the page shows, unless an older one than it has
+// (two processes' events can arrive out of order).
+function newState(conversation) {
+  if (state && state.id === conversation.id && (conversation.version ?? 0) < (state.version ?? 0)) return;
+  // A place pushed by routing in another process may arrive before the handoff itself.
+  const place = state?.id === conversation.id ? state.queue_position : null;
+  state = { ...conversation, queue_position: conversation.queue_position ?? place };
+  if (state.status !== "bot") typing.hidden = true;
+  renderState();
+}
+
 function onMessage(m) {
-  list.add(m);
+  if (m.client_id) pending.acked(m.client_id, m);
+  const held = list.add(m);
   if (m.sender !== "customer") typing.hidden = true;
+  if (held === "gap") sync();
+}
+
+// Ask for what the page misses after its cursor: over the socket, or over HTTP.
+function sync() {
+  if (syncing) { syncAgain = true; return; }
+  const { conversation, seq } = list.cursor;
+  if (socket.send({ type: "sync", conversation, after_seq: seq })) { syncing = true; return; }
+  catchUp();
 }
 
 function onEvent(event) {
   if (event.type === "conversation.message") onMessage(event.message);
-  else if (event.type === "conversation.changed") {
-    // A place pushed by routing in another process may arrive before the handoff itself.
-    const place = state?.id === event.conversation.id ? state.queue_position : null;
-    state = { ...event.conversation, queue_position: event.conversation.queue_position ?? place };
-    if (state.status !== "bot") typing.hidden = true;
-    renderState();
-  } else if (event.type === "conversation.queue" && state?.id === event.conversation) {
+  else if (event.type === "message.ack") onMessage(event.message);
+  else if (event.type === "handoff.ack") pending.acked(event.client_id, null);
+  else if (event.type === "sync.done") {
+    list.synced(event);
+    syncing = false;
+    if (syncAgain) { syncAgain = false; sync(); }
+  } else if (event.type === "resync") sync();
+  else if (event.type === "conversation.changed") newState(event.conversation);
+  else if (event.type === "conversation.queue" && state?.id === event.conversation) {
     state = { ...state, queue_position: event.queue_position };
     renderState();
-  } else if (event.type === "error") showError(errorEl, event.message);
+  } else if (event.type === "error") {
+    if (event.client_id) pending.refused(event.client_id, event.code, event.message);
+    else if (event.frame === "sync" && retryable(event)) { syncing = false; setTimeout(sync, 1000); } // asked again
+    else showError(errorEl, event.message);
+  }
+}
+
+async function post(payload) {
+  return fetchJson(root.dataset.sendUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Baton-Token": token },
+    body: JSON.stringify(payload),
+  });
+}
+
+const pending = new PendingSends(`baton.chat.pending.${token.slice(-16)}`, {
+  sendFrame: (frame) => socket?.send(frame) ?? false,
+  async post(item) {
+    if (item.type === "handoff") {
+      const data = await post({ handoff: true });
+      if (data.conversation) newState(data.conversation);
+      return null;
+    }
+    const data = await post({ body: item.body, client_id: item.client_id });
+    return data.message;
+  },
+  list,
+  onStored(message) {
+    if (message) onMessage(message);
+    setTimeout(catchUp, 500); // what the bot answered meanwhile, if the socket is down
+  },
+  onFailed(item, text) {
+    showError(errorEl, text);
+    if (item.type === "message" && !textarea.value) textarea.value = item.body;
+  },
+});
+
+// The page's own history, and what it shows of an earlier page's unsent messages.
+for (const m of JSON.parse(document.getElementById("history").textContent)) {
+  if (m.client_id) pending.settle(m.client_id);
+  list.add(m);
 }
 
 const socket = liveSocket(`${root.dataset.ws}?token=${encodeURIComponent(token)}`, {
-  onOpen(ws) {
+  onOpen() {
     stopFallback();
-    ws.send(JSON.stringify({ type: "sync", conversation: list.cursor.conversation, after_seq: list.cursor.seq }));
+    syncing = false;
+    sync();
+    pending.flush();
   },
   onEvent,
-  onDown() { startFallback(); },
+  onDown() { syncing = false; startFallback(); },
+  onState: showConnection,
 });
 
-// Without a websocket (blocked by a proxy, say), catch up over HTTP every few seconds.
+// Without a websocket (blocked by a proxy, Redis restarting), catch up over HTTP
+// every few seconds, and send what is pending that way.
 function startFallback() {
   if (fallbackTimer) return;
-  fallbackTimer = setInterval(catchUp, 3000);
+  fallbackTimer = setInterval(() => { catchUp(); if (pending.size) pending.flush(); }, 3000);
 }
 function stopFallback() {
   clearInterval(fallbackTimer);
   fallbackTimer = null;
 }
 async function catchUp() {
-  const url = `${root.dataset.historyUrl}?conversation=${list.cursor.conversation}&after_seq=${list.cursor.seq}`;
-  const response = await fetch(url, { headers: { "X-Baton-Token": token } });
-  if (!response.ok) return;
-  const data = await response.json();
+  if (socket.isOpen) return;
+  const { conversation, seq } = list.cursor;
+  let data;
+  try {
+    data = await fetchJson(`${root.dataset.historyUrl}?conversation=${conversation}&after_seq=${seq}`, {
+      headers: { "X-Baton-Token": token },
+    });
+  } catch { return; } // the next round tries again
   data.messages.forEach(onMessage);
-  if (data.conversation) { state = data.conversation; renderState(); }
+  list.synced(data.cursor);
+  if (data.conversation) newState(data.conversation);
 }
 
-async function post(payload) {
-  const response = await fetch(root.dataset.sendUrl, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-Baton-Token": token },
-    body: JSON.stringify(payload),
-  });
-  const data = await response.json();
-  if (!response.ok) throw new Error(data.error?.message || "Something went wrong. Please try again.");
-  if (data.message) onMessage(data.message);
-  setTimeout(catchUp, 500);
-}
-
-form.addEventListener("submit", async (e) => {
+form.addEventListener("submit", (e) => {
   e.preventDefault();
   const body = textarea.value;
   if (!body.trim()) return showError(errorEl, "Please type a message first.");
   if (body.length > maxChars) return showError(errorEl, `Messages can be at most ${maxChars.toLocaleString()} characters.`);
   showError(errorEl, "");
   const botAnswers = !state || state.status === "bot" || state.status === "resolved";
-  if (socket.send({ type: "message", body })) {
-    textarea.value = "";
-  } else {
-    try { await post({ body }); textarea.value = ""; } catch (err) { return showError(errorEl, err.message); }
-  }
+  pending.add({ type: "message", body });
+  textarea.value = "";
   if (botAnswers) typing.hidden = false;
 });
 
@@ -110,8 +171,6 @@ textarea.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
 });
 
-talkButton.addEventListener("click", async () => {
-  if (!socket.send({ type: "handoff" })) {
-    try { await post({ handoff: true }); } catch (err) { showError(errorEl, err.message); }
-  }
+talkButton.addEventListener("click", () => {
+  pending.add({ type: "handoff" });
 });

@@ -1,12 +1,17 @@
-// One conversation in the agent's browser: history, live messages, replies.
-import { liveSocket, MessageList, showError } from "./live.js";
+// One conversation in the agent's browser: history, live messages, replies (kept
+// until the server acknowledges them, sent again after a reconnect: live.js).
+import { fetchJson, liveSocket, MessageList, PendingSends, retryable, showConnection, showError } from "./live.js";
 
 const root = document.getElementById("conversation");
-const list = new MessageList(document.getElementById("messages"), { agentView: true });
+const conversationId = Number(root.dataset.id);
+const list = new MessageList(document.getElementById("messages"), {
+  agentView: true,
+  cursor: { conversation: conversationId, seq: 0 },
+});
 const form = document.getElementById("composer");
 const errorEl = document.getElementById("chat-error");
-
-for (const m of JSON.parse(document.getElementById("history").textContent)) list.add(m);
+let syncing = false;
+let syncAgain = false;
 
 // The internal timeline: routing decisions, priority changes, SLA events.
 const timelineEl = document.getElementById("timeline");
@@ -52,33 +57,69 @@ window.addEventListener("baton:inbox-event", ({ detail }) => {
   for (const e of detail.events) if (e.conversation === Number(root.dataset.id)) addTimeline(e);
 });
 
-liveSocket(root.dataset.ws, {
-  onOpen(ws) {
-    ws.send(JSON.stringify({ type: "sync", after_seq: list.cursor.seq, after_event: lastEvent }));
+const pending = new PendingSends(`baton.reply.pending.${conversationId}`, {
+  sendFrame: (frame) => socket?.send(frame) ?? false,
+  async post(item) {
+    const body = new FormData(form);
+    body.set("body", item.body);
+    body.set("client_id", item.client_id);
+    return (await fetchJson(form.action, { method: "POST", body })).message;
+  },
+  list,
+  onStored(message) { if (message) onMessage(message); },
+  onFailed(item, text) {
+    showError(errorEl, text);
+    const textarea = form?.querySelector("textarea");
+    if (textarea && !textarea.value) textarea.value = item.body;
+  },
+});
+
+for (const m of JSON.parse(document.getElementById("history").textContent)) {
+  if (m.client_id) pending.settle(m.client_id);
+  list.add(m);
+}
+
+function onMessage(m) {
+  if (m.client_id) pending.acked(m.client_id, m);
+  if (list.add(m) === "gap") sync();
+}
+
+function sync() {
+  if (syncing) { syncAgain = true; return; }
+  if (socket.send({ type: "sync", after_seq: list.cursor.seq, after_event: lastEvent })) syncing = true;
+}
+
+const socket = liveSocket(root.dataset.ws, {
+  onOpen() {
+    syncing = false;
+    sync();
+    pending.flush();
   },
   onEvent(event) {
-    if (event.type === "conversation.message") list.add(event.message);
+    if (event.type === "conversation.message" || event.type === "message.ack") onMessage(event.message);
+    else if (event.type === "sync.done") {
+      list.synced(event);
+      syncing = false;
+      if (syncAgain) { syncAgain = false; sync(); }
+    } else if (event.type === "resync") sync();
     else if (event.type === "conversation.timeline") addTimeline(event.event);
+    else if (event.type === "error" && event.client_id) pending.refused(event.client_id, event.code, event.message);
+    else if (event.type === "error" && event.frame === "sync" && retryable(event)) { syncing = false; setTimeout(sync, 1000); }
     else if (event.type === "conversation.changed" && event.conversation.status !== root.dataset.status) {
       // Who may act (accept, reply, resolve) changed: show the page as it now is.
       location.reload();
     }
   },
+  onDown() { syncing = false; },
+  onState: showConnection,
 });
 
-form?.addEventListener("submit", async (e) => {
+form?.addEventListener("submit", (e) => {
   e.preventDefault();
   const textarea = form.querySelector("textarea");
   if (!textarea.value.trim()) return showError(errorEl, "Please type a reply first.");
-  const response = await fetch(form.action, {
-    method: "POST",
-    headers: { Accept: "application/json" },
-    body: new FormData(form),
-  });
-  const data = await response.json();
-  if (!response.ok) return showError(errorEl, data.error.message);
   showError(errorEl, "");
-  list.add(data.message);
+  pending.add({ type: "message", body: textarea.value });
   textarea.value = "";
 });
 

@@ -1,6 +1,6 @@
 // Agents' live inbox: on every conversation event, re-render the list and counts
 // from the server; toast (and notify, if allowed) on new handoffs.
-import { liveSocket, toast } from "./live.js";
+import { liveSocket, showConnection, toast } from "./live.js";
 
 const root = document.getElementById("inbox");
 const notifyButton = document.getElementById("enable-notifications");
@@ -50,11 +50,26 @@ async function render() {
   if (pending) document.title = `(${pending}) ${document.title}`;
 }
 
+// The newest state version seen of each conversation: an older event arriving late
+// (from another process) toasts nothing.
+const versions = new Map();
+
+function reread() { // a reconnect, or this process may have missed events: re-read the state
+  refresh();
+  window.dispatchEvent(new CustomEvent("baton:inbox-open"));
+}
+
 function onEvent(event) {
+  if (event.type === "resync") { reread(); return; }
   // The apps above conversations (sla.js, ...) hear this socket's events through the page.
   window.dispatchEvent(new CustomEvent("baton:inbox-event", { detail: event }));
   if (event.type !== "conversation.changed" && event.type !== "conversation.message") return;
   refresh();
+  if (event.type === "conversation.changed") {
+    const { id, version = 0 } = event.conversation;
+    if (version < (versions.get(id) ?? -1)) return;
+    versions.set(id, version);
+  }
   if (event.type === "conversation.changed" && event.event === "handed_off") {
     const c = event.conversation;
     const text = `New handoff: conversation #${c.id} (P${c.priority})`;
@@ -65,13 +80,7 @@ function onEvent(event) {
   }
 }
 
-liveSocket("/ws/inbox/", {
-  onOpen() { // a reconnect may have missed events: re-read the state
-    refresh();
-    window.dispatchEvent(new CustomEvent("baton:inbox-open"));
-  },
-  onEvent,
-});
+liveSocket("/ws/inbox/", { onOpen: reread, onEvent, onState: showConnection });
 
 if (notifyButton && "Notification" in window && Notification.permission === "default") {
   notifyButton.hidden = false;

@@ -1,8 +1,17 @@
-// Shared pieces of Baton's live pages: a websocket that reconnects and a message
-// list that de-duplicates by id and keeps each conversation's messages in sequence.
+// Shared pieces of Baton's live pages (docs/realtime.md):
+// - liveSocket: a websocket that reconnects with backoff and says whether the page is live;
+// - MessageList: a conversation's messages, de-duplicated by id, kept in sequence, with a
+//   catch-up cursor that cannot skip (the highest number below which the list holds every
+//   message), so a gap asks for the missing range;
+// - PendingSends: what the user sent and the server has not acknowledged yet: shown as
+//   "sending…", sent again after a reconnect or over HTTP, marked sent only on the
+//   server's acknowledgement. Each carries a client id, so sending twice stores once.
 // Everything user-written is put in the page with textContent, never as HTML.
 
-export function liveSocket(path, { onOpen, onEvent, onDown }) {
+const CLOSE_FORBIDDEN = 4403;
+const CLOSE_NOT_FOUND = 4404;
+
+export function liveSocket(path, { onOpen, onEvent, onDown, onState }) {
   let socket = null;
   let delay = 500;
   let stopped = false;
@@ -14,11 +23,13 @@ export function liveSocket(path, { onOpen, onEvent, onDown }) {
     } catch {
       // No websockets here (an old proxy, a locked-down browser): the page's HTTP fallback takes over.
       socket = null;
+      onState?.("offline");
       onDown?.({ code: 0 });
       return;
     }
     socket.addEventListener("open", () => {
       delay = 500;
+      onState?.("live");
       onOpen?.(socket);
     });
     socket.addEventListener("message", (e) => {
@@ -27,9 +38,15 @@ export function liveSocket(path, { onOpen, onEvent, onDown }) {
       onEvent(event);
     });
     socket.addEventListener("close", (e) => {
+      if (stopped || e.code === CLOSE_FORBIDDEN || e.code === CLOSE_NOT_FOUND) {
+        onState?.("closed");
+        onDown?.(e);
+        return;
+      }
+      onState?.("reconnecting");
       onDown?.(e);
-      if (stopped || e.code === 4403 || e.code === 4404) return;
-      setTimeout(open, delay);
+      // Jittered, so a server's sockets do not all come back in the same instant.
+      setTimeout(open, delay * (0.5 + Math.random()));
       delay = Math.min(delay * 2, 10000);
     });
   }
@@ -47,32 +64,81 @@ export function liveSocket(path, { onOpen, onEvent, onDown }) {
   };
 }
 
+// "Reconnecting…" on the page while its socket is down; gone when it is back.
+export function showConnection(state) {
+  for (const el of document.querySelectorAll("[data-live-status]")) {
+    const down = state === "reconnecting" || state === "offline";
+    el.hidden = !down;
+    el.textContent = down ? "Reconnecting…" : "";
+    el.dataset.state = state;
+  }
+}
+
+export function newClientId() {
+  if (crypto.randomUUID) return crypto.randomUUID().replaceAll("-", "");
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 const SENDER_LABEL = { customer: "Customer", bot: "Bot", agent: "Agent", system: "" };
 
+function after(a, b) { // (conversation, seq) a comes after b
+  return a.conversation > b.conversation || (a.conversation === b.conversation && a.seq > b.seq);
+}
+
 export class MessageList {
-  constructor(el, { agentView = false } = {}) {
+  constructor(el, { agentView = false, ownLabel = null, cursor = null } = {}) {
     this.el = el;
     this.agentView = agentView;
+    this.ownLabel = ownLabel; // "You" on the customer's side
     this.seen = new Set();
-    this.cursor = { conversation: 0, seq: 0 }; // the last message seen, for catch-up
+    this.keys = new Set(); // "conversation:seq" held
+    // Every message up to the cursor is held: catch-up asks for what comes after it.
+    this.cursor = cursor || { conversation: 0, seq: 0 };
   }
 
+  // Hold a message; returns "dup", "ok", or "gap" (the page must ask for what it misses).
   add(message) {
-    if (this.seen.has(message.id)) return false;
+    if (this.seen.has(message.id)) return "dup";
     this.seen.add(message.id);
-    const c = this.cursor;
-    if (message.conversation > c.conversation || (message.conversation === c.conversation && message.seq > c.seq)) {
-      this.cursor = { conversation: message.conversation, seq: message.seq };
-    }
+    this.keys.add(`${message.conversation}:${message.seq}`);
+    if (message.client_id) this.dropPending(message.client_id);
     const li = this.render(message);
-    // Insert in (conversation, seq) order, so a replayed message lands in its place.
-    const after = [...this.el.children].find((n) => {
-      const conv = Number(n.dataset.conversation), seq = Number(n.dataset.seq);
-      return conv > message.conversation || (conv === message.conversation && seq > message.seq);
-    });
-    this.el.insertBefore(li, after || null);
-    if (!after) this.el.scrollTop = this.el.scrollHeight;
-    return true;
+    // Insert in (conversation, seq) order, so a replayed message lands in its place;
+    // what is still sending stays at the end.
+    const next = [...this.el.children].find((n) => n.dataset.pending === "1" || after(
+      { conversation: Number(n.dataset.conversation), seq: Number(n.dataset.seq) }, message));
+    this.el.insertBefore(li, next || null);
+    if (!next || next.dataset.pending === "1") this.el.scrollTop = this.el.scrollHeight;
+    this.advance();
+    return after(message, this.cursor) ? "gap" : "ok";
+  }
+
+  advance() {
+    let { conversation, seq } = this.cursor;
+    while (this.keys.has(`${conversation}:${seq + 1}`)) seq += 1;
+    this.cursor = { conversation, seq };
+  }
+
+  // The server replayed everything after the cursor up to here.
+  synced(cursor) {
+    if (after(cursor, this.cursor)) this.cursor = { conversation: cursor.conversation, seq: cursor.seq };
+    this.advance();
+  }
+
+  addPending(clientId, body) {
+    if (this.el.querySelector(`[data-client-id="${CSS.escape(clientId)}"]`)) return;
+    const li = this.render({ sender: this.agentView ? "agent" : "customer", author: "", body, id: "", seq: "", conversation: "" });
+    li.dataset.clientId = clientId;
+    li.dataset.pending = "1";
+    li.classList.add("msg-pending");
+    li.dataset.testid = "msg-pending";
+    li.querySelector("time").textContent = "sending…";
+    this.el.append(li);
+    this.el.scrollTop = this.el.scrollHeight;
+  }
+
+  dropPending(clientId) {
+    this.el.querySelector(`[data-client-id="${CSS.escape(clientId)}"]`)?.remove();
   }
 
   render(m) {
@@ -84,7 +150,7 @@ export class MessageList {
     li.dataset.testid = `msg-${m.sender}`;
     const who = document.createElement("div");
     who.className = "who";
-    who.textContent = m.sender === "agent" ? m.author : SENDER_LABEL[m.sender];
+    who.textContent = m.sender === "agent" ? m.author : (m.sender === "customer" && this.ownLabel) || SENDER_LABEL[m.sender];
     const body = document.createElement("div");
     body.className = "body";
     body.textContent = m.body;
@@ -101,11 +167,141 @@ export class MessageList {
       li.append(meta);
     }
     const time = document.createElement("time");
-    time.dateTime = m.created_at;
-    time.textContent = new Date(m.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (m.created_at) {
+      time.dateTime = m.created_at;
+      time.textContent = new Date(m.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }
     li.append(time);
     return li;
   }
+}
+
+// Errors that sending again cannot mend: the message is dropped and the user told.
+const FINAL_ERRORS = new Set(["empty", "too_long", "bad_request", "forbidden", "not_found"]);
+
+// A refused frame worth sending again later (the database was unreachable).
+export function retryable(event) {
+  return !FINAL_ERRORS.has(event.code);
+}
+const ACK_TIMEOUT_MS = 10000;
+
+export class PendingSends {
+  // sendFrame(frame) -> bool (false: no open socket); post(item) -> Promise of the stored
+  // message (throws {final, message} or a network error); onStored(message, item);
+  // onFailed(item, message) for an error sending again cannot mend.
+  constructor(storageKey, { sendFrame, post, list, onStored, onFailed }) {
+    this.key = storageKey;
+    this.sendFrame = sendFrame;
+    this.post = post;
+    this.list = list;
+    this.onStored = onStored;
+    this.onFailed = onFailed;
+    this.items = new Map();
+    this.sentAt = new Map();
+    this.retryDelay = 1000;
+    this.timer = null;
+    try {
+      for (const item of JSON.parse(sessionStorage.getItem(this.key) || "[]")) this.items.set(item.client_id, item);
+    } catch { /* private mode: in memory only */ }
+    for (const item of this.items.values()) this.list.addPending(item.client_id, item.body);
+  }
+
+  save() {
+    try { sessionStorage.setItem(this.key, JSON.stringify([...this.items.values()])); } catch { /* in memory only */ }
+  }
+
+  get size() { return this.items.size; }
+
+  add(frame) {
+    const item = { ...frame, client_id: newClientId() };
+    this.items.set(item.client_id, item);
+    this.save();
+    if (item.type === "message") this.list.addPending(item.client_id, item.body);
+    this.sendOne(item);
+    return item.client_id;
+  }
+
+  // The server stored it (an ack, a POST answer, or the message itself arriving).
+  acked(clientId, message) {
+    const item = this.items.get(clientId);
+    if (!item) return;
+    this.items.delete(clientId);
+    this.sentAt.delete(clientId);
+    this.save();
+    this.onStored?.(message, item);
+  }
+
+  // Stored already (the page's history has it): nothing to send or show.
+  settle(clientId) {
+    if (this.items.delete(clientId)) this.save();
+  }
+
+  refused(clientId, code, text) {
+    const item = this.items.get(clientId);
+    if (!item) return;
+    if (!FINAL_ERRORS.has(code)) { this.schedule(); return; } // the server could not store it yet
+    this.items.delete(clientId);
+    this.save();
+    this.list.dropPending(clientId);
+    this.onFailed?.(item, text);
+  }
+
+  sendOne(item) {
+    if (this.sendFrame(item)) {
+      this.sentAt.set(item.client_id, Date.now());
+      this.schedule(ACK_TIMEOUT_MS);
+      return;
+    }
+    this.viaHttp(item);
+  }
+
+  async viaHttp(item) {
+    try {
+      const message = await this.post(item);
+      this.retryDelay = 1000;
+      this.acked(item.client_id, message);
+    } catch (error) {
+      if (error.final) { this.refused(item.client_id, error.code, error.message); return; }
+      this.schedule(); // offline, or the server is restarting: again with backoff
+    }
+  }
+
+  // Send everything still pending (after a reconnect, or when its time came).
+  flush() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    for (const item of this.items.values()) this.sendOne(item);
+  }
+
+  schedule(ms = null) {
+    if (this.timer) return;
+    const wait = ms ?? this.retryDelay;
+    if (ms === null) this.retryDelay = Math.min(this.retryDelay * 2, 15000);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const now = Date.now();
+      for (const item of this.items.values()) {
+        const sent = this.sentAt.get(item.client_id);
+        if (sent === undefined || now - sent >= ACK_TIMEOUT_MS - 50) this.sendOne(item);
+      }
+      if (this.items.size) this.schedule(ACK_TIMEOUT_MS);
+    }, wait);
+  }
+}
+
+// fetch() for the pages' JSON endpoints: the stored answer, or an error that says
+// whether sending again can help ({final, code, message}).
+export async function fetchJson(url, options = {}) {
+  const response = await fetch(url, { ...options, headers: { Accept: "application/json", ...(options.headers || {}) } });
+  let data = null;
+  try { data = await response.json(); } catch { /* not JSON: a proxy's error page */ }
+  if (!response.ok) {
+    const error = new Error(data?.error?.message || "Something went wrong. Please try again.");
+    error.code = data?.error?.code || `http_${response.status}`;
+    error.final = response.status >= 400 && response.status < 500 && response.status !== 429;
+    throw error;
+  }
+  return data;
 }
 
 export function toast(text, { kind = "info", href = null } = {}) {

@@ -138,7 +138,8 @@ const socket = liveSocket("/ws/inbox/", {
     loadBoard(); // a reconnect may have missed events: re-read the state
   },
   onEvent(event) {
-    if (event.type === "routing.agent") {
+    if (event.type === "resync") loadBoard();
+    else if (event.type === "routing.agent") {
       lastEventOf.set(event.agent.id, ++eventCount);
       drawAgent(event.agent);
     }
@@ -146,7 +147,14 @@ const socket = liveSocket("/ws/inbox/", {
     else if (event.type === "routing.offer_closed") closeOffer(event.offer);
   },
 });
-setInterval(() => socket.send({ type: "presence.heartbeat" }), heartbeatMs);
+
+// Heartbeats keep the agent online while the page is open: over the socket, or
+// over HTTP while it is down (a Redis restart must not take the team offline).
+function heartbeat() {
+  if (socket.send({ type: "presence.heartbeat" }) || !board) return;
+  fetch(board.dataset.heartbeatUrl, { method: "POST", headers: { "X-CSRFToken": board.dataset.csrf } }).catch(() => {});
+}
+setInterval(heartbeat, heartbeatMs);
 loadBoard(); // at once, not only when the socket opens
 
 presenceSelect?.addEventListener("change", () => {

@@ -71,3 +71,39 @@ def test_first_messages_at_once_open_a_single_conversation():
     )
     assert all(isinstance(r, Message) for r in results), results
     assert Conversation.objects.filter(customer=customer).count() == 1
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_an_agents_first_reply_racing_the_customers_messages_does_not_deadlock(round_):
+    """Two UPDATEs of the reply against the customer's FOR UPDATE ended in
+    DeadlockDetected (issue #13); one lock, taken once, cannot."""
+    agent = UserFactory(username=f"agent{round_}")
+    conversation = ConversationFactory(pending=True)
+    services.conversation_accept(conversation_id=conversation.pk, agent=agent)
+    customer = conversation.customer
+    results = _race(
+        [
+            lambda: services.message_post_from_agent(conversation_id=conversation.pk, agent=agent, body="Hello!"),
+            lambda: services.message_post_from_customer(customer=customer, body="Are you there?"),
+            lambda: services.message_post_from_customer(customer=customer, body="Hello?"),
+        ]
+    )
+    assert [type(r).__name__ for r in results if isinstance(r, Exception)] == []
+    conversation.refresh_from_db()
+    assert conversation.first_agent_reply_at is not None
+    seqs = list(conversation.messages.order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 3
+
+
+def test_the_same_message_sent_twice_at_once_is_stored_once():
+    """A resend racing the original (a reconnect while the first is in flight)."""
+    customer = CustomerFactory()
+    services.message_post_from_customer(customer=customer, body="first")
+    results = _race(
+        [lambda: services.message_post_from_customer(customer=customer, body="again", client_id="same")] * 4
+    )
+    assert [type(r).__name__ for r in results if isinstance(r, Exception)] == []
+    assert len({r.pk for r in results}) == 1
+    assert Message.objects.filter(conversation__customer=customer, client_id="same").count() == 1
+    seqs = list(Message.objects.filter(conversation__customer=customer).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))

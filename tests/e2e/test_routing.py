@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def ticking(settings):
     """The per-process routing timer on, as in production (the tests default it off)."""
-    settings.BATON_ROUTING_TICK_MS = 250
+    settings.BATON_TIMERS_TICK_MS = 250
 
 
 def _online(page, name):

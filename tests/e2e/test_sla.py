@@ -8,8 +8,6 @@ import pytest
 from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
-from helpdesk.tasks import channel_layer_is_process_local
-from sla import tasks
 from sla.models import DEFAULT_TARGETS, Breach, PriorityRule, SLAPolicy, SLATarget
 from tests.factories import UserFactory
 
@@ -31,30 +29,12 @@ def policy_standard(transactional_db):
 
 @pytest.fixture
 def sweeper(settings):
-    """The real trigger: in embedded mode the ASGI server's own ticker (started by the
-    inbox socket), with Redis the cluster's sweep loop, run here in a thread."""
-    settings.BATON_SLA_TICKER = True
-    if channel_layer_is_process_local():
-        yield
-        return
-    stop = threading.Event()
-
-    def loop():
-        from django.db import connection
-
-        while not stop.is_set():
-            tasks.sla_sweep_loop(seconds=1, tick=0.25)
-        connection.close()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=10)
+    """The real trigger: the timers of the ASGI server (helpdesk/timers.py)."""
+    settings.BATON_TIMERS_TICK_MS = 250
 
 
 def test_a_p1_countdown_turns_at_risk_then_breached_and_rings_the_admins_bell(live_url, browser, artifacts, sweeper):
-    assert django_settings.BATON_SLA_TICKER
+    assert django_settings.BATON_TIMERS_TICK_MS
     SLAPolicy.objects.update(is_default=False)  # the migration's Standard policy, if present
     policy = SLAPolicy.objects.create(name="Fast", is_default=True)
     for priority in range(1, 5):

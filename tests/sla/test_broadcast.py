@@ -1,12 +1,8 @@
 """What a sweep pushes through the real channel layer, and to whom."""
 
-import asyncio
-import json
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from sla import services
 from tests.sla.conftest import T0, handoff
@@ -14,29 +10,15 @@ from tests.sla.conftest import T0, handoff
 pytestmark = pytest.mark.usefixtures("policy")
 
 
-def _listen(*groups):
-    layer = get_channel_layer()
-    channels = {}
-    for group in groups:
-        channels[group] = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.group_add)(group, channels[group])
-    return layer, channels
-
-
-def _received(layer, channel, n):
-    async def receive():
-        return [await asyncio.wait_for(layer.receive(channel), timeout=5) for _ in range(n)]
-
-    return [json.loads(json.dumps(e)) for e in async_to_sync(receive)()]
-
-
-def test_a_breach_reaches_the_agents_pages_and_each_admin(admin_user, agent, django_capture_on_commit_callbacks):
+def test_a_breach_reaches_the_agents_pages_and_each_admin(
+    admin_user, agent, django_capture_on_commit_callbacks, layer_listener
+):
     conversation = handoff(priority=1)
-    layer, channels = _listen("inbox", f"agent.{admin_user.pk}", f"agent.{agent.pk}")
+    channels = layer_listener.listen("inbox", f"agent.{admin_user.pk}", f"agent.{agent.pk}")
     with django_capture_on_commit_callbacks(execute=True):
         services.sla_sweep(now=T0 + timedelta(minutes=6))
 
-    events = {e["type"]: e for e in _received(layer, channels["inbox"], 2)}
+    events = {e["type"]: e for e in layer_listener.receive(channels["inbox"], 2)}
     [timer] = events["sla.changed"]["timers"]
     assert (timer["conversation"], timer["kind"], timer["state"]) == (conversation.pk, "first_response", "breached")
     assert timer["due_at"] == timer["breached_at"] == (T0 + timedelta(minutes=5)).isoformat()
@@ -45,20 +27,19 @@ def test_a_breach_reaches_the_agents_pages_and_each_admin(admin_user, agent, dja
     assert (entry["conversation"], entry["kind"]) == (conversation.pk, "sla.breached")
     assert entry["created_at"] == (T0 + timedelta(minutes=5)).isoformat()
 
-    [notification] = _received(layer, channels[f"agent.{admin_user.pk}"], 1)
+    [notification] = layer_listener.receive(channels[f"agent.{admin_user.pk}"], 1)
     assert notification["type"] == "notification.new"
     assert notification["unread"] == 1
     assert [n["url"] for n in notification["notifications"]] == [f"/inbox/c/{conversation.pk}/"]
 
     # Agents who are not admins get no breach notification.
-    with pytest.raises(TimeoutError):
-        async_to_sync(asyncio.wait_for)(layer.receive(channels[f"agent.{agent.pk}"]), timeout=0.3)
+    assert layer_listener.nothing_for(channels[f"agent.{agent.pk}"], 0.3)
 
 
-def test_marking_read_tells_the_users_other_tabs(admin_user, django_capture_on_commit_callbacks):
+def test_marking_read_tells_the_users_other_tabs(admin_user, django_capture_on_commit_callbacks, layer_listener):
     handoff(priority=1)
     services.sla_sweep(now=T0 + timedelta(minutes=6))
-    layer, channels = _listen(f"agent.{admin_user.pk}")
+    channels = layer_listener.listen(f"agent.{admin_user.pk}")
     with django_capture_on_commit_callbacks(execute=True):
         services.notifications_mark_read(user=admin_user, ids=None, now=T0)
-    assert _received(layer, channels[f"agent.{admin_user.pk}"], 1) == [{"type": "notification.read", "unread": 0}]
+    assert layer_listener.receive(channels[f"agent.{admin_user.pk}"], 1) == [{"type": "notification.read", "unread": 0}]

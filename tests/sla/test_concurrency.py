@@ -6,7 +6,7 @@ import pytest
 import time_machine
 
 from conversations import services as conversation_services
-from sla import services, tasks
+from sla import services
 from sla.models import Breach, Notification, SLATimer
 from tests.conversations.test_concurrency import _race
 from tests.factories import UserFactory
@@ -51,27 +51,3 @@ def test_a_sweep_racing_the_first_reply_records_the_breach_once():
     assert set(first.values_list("state", flat=True)) == {SLATimer.State.BREACHED}
     assert Breach.objects.count() == 10
     assert not first.filter(stopped_at__isnull=True).exists()
-
-
-def test_a_newer_sweep_loop_takes_over_from_the_running_one(monkeypatch):
-    monkeypatch.setattr(tasks, "channel_layer_is_process_local", lambda: False)
-    sweeps = []
-
-    def sweep_while_a_newer_loop_starts():
-        sweeps.append(services.sla_sweep(now=T0))
-        services.sweep_lease_take(name=tasks.LEASE_NAME, now=T0)
-
-    monkeypatch.setattr(tasks, "sla_sweep_once", sweep_while_a_newer_loop_starts)
-    assert tasks.sla_sweep_loop(seconds=30, tick=0.01) == 1
-    assert len(sweeps) == 1
-
-
-def test_in_embedded_mode_the_cluster_only_sweeps_what_the_ticker_missed(monkeypatch):
-    monkeypatch.setattr(tasks, "channel_layer_is_process_local", lambda: True)
-    handoff(at=T0, priority=1)
-    with time_machine.travel(T0 + timedelta(seconds=320), tick=False):
-        assert tasks.sla_sweep_loop() == 1
-    assert not Breach.objects.exists()
-    with time_machine.travel(T0 + timedelta(seconds=331), tick=False):
-        tasks.sla_sweep_loop()
-    assert Breach.objects.count() == 1

@@ -5,11 +5,10 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import mail
-from django_q.models import Schedule
 
 from conversations import services as conversation_services
 from conversations.models import ConversationEvent
-from sla import services, tasks
+from sla import services
 from sla.models import DEFAULT_TARGETS, Breach, BusinessHours, Holiday, Notification, SLATimer
 from tests.factories import UserFactory
 from tests.sla.conftest import T0, handoff
@@ -211,12 +210,6 @@ def test_a_sweep_that_dies_midway_rolls_back_and_the_next_records_each_breach_on
     assert ConversationEvent.objects.filter(kind="sla.breached").count() == 5
 
 
-def test_a_sweep_with_grace_leaves_fresh_breaches_to_the_ticker():
-    handoff(priority=1)
-    assert services.sla_sweep(now=T0 + timedelta(seconds=310), grace=timedelta(seconds=30)).breached == 0
-    assert services.sla_sweep(now=T0 + timedelta(seconds=330), grace=timedelta(seconds=30)).breached == 1
-
-
 def test_a_catch_up_larger_than_a_batch_loops_until_done():
     for i in range(7):
         handoff(at=T0 + timedelta(seconds=i), priority=1)
@@ -233,18 +226,6 @@ def test_marking_notifications_read(admin_user):
     other = UserFactory(username="mallory", is_staff=True)
     assert services.notifications_mark_read(user=other, ids=[first.pk + 1], now=T0) == 0
     assert services.notifications_mark_read(user=admin_user, ids=None, now=T0) == 2
-
-
-def test_the_schedule_is_declared_once_however_often_migrate_runs():
-    tasks.schedule_ensure()
-    tasks.schedule_ensure()
-    schedule = Schedule.objects.get(name=tasks.SCHEDULE_NAME)
-    assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
-        "sla.tasks.sla_sweep_loop",
-        Schedule.MINUTES,
-        1,
-    )
-    assert "'timeout': 95" in schedule.kwargs
 
 
 def test_no_default_policy_means_no_timers(policy):
