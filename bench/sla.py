@@ -12,10 +12,10 @@ benchmark's handoffs would find them.
    1 % of them are moved to cross a threshold right now (half turn at risk, half
    breach), then one ``sla_sweep(now=…)`` is timed, on-commit pushes included.
    Median of ``--repeats`` sweeps, at 10,000 and at ``--open`` timers.
-2. Detection lag. ``manage.py qcluster`` starts (its scheduler creates the sweep
-   loop from the declared schedule); once the loop holds the lease, ``--lag``
-   timers get deadlines spread over the next ``--lag-window`` seconds (which
-   spans a loop handover). Lag = the moment this process receives the breach's
+2. Detection lag. Two uvicorn processes (one leads the timers, which sweep every
+   second: helpdesk/timers.py) and ``manage.py qcluster`` start; once they
+   answer, ``--lag`` timers get deadlines spread over the next ``--lag-window``
+   seconds. Lag = the moment this process receives the breach's
    ``sla.changed`` push through Redis minus the deadline. ``missed``: timers past
    their deadline without a breach record at the end; ``duplicates``: breach
    records or notifications beyond one per timer (and admin).
@@ -28,13 +28,9 @@ import asyncio
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import django
 import numpy as np
@@ -219,38 +215,31 @@ class _Listener(threading.Thread):
         await layer.group_discard("inbox", channel)
 
 
-def _detection_lag(*, n, window, policy, rng):
+def _detection_lag(*, n, window, policy, rng, servers_n=2):
+    """Breach detection with the real processes running: ``servers_n`` uvicorn
+    processes (one leads the timers) and a django-q2 cluster, as in production."""
+    from django.conf import settings
+    from django.db import connections
     from django.db.models import Count
     from django.utils import timezone
-    from django_q.models import Schedule
 
-    from sla.models import Breach, Notification, SLATimer, SweepLease
-    from sla.tasks import LEASE_NAME, SCHEDULE_NAME
+    from bench import servers
+    from sla.models import Breach, Notification, SLATimer
 
-    # A schedule left due from an earlier run would start a loop at once; make the
-    # scheduler start it as it would in production: at its next check.
-    Schedule.objects.filter(name=SCHEDULE_NAME).update(next_run=timezone.now())
-    generation = SweepLease.objects.filter(name=LEASE_NAME).values_list("generation", flat=True).first() or 0
     listener = _Listener()
     listener.start()
     listener.ready.wait(10)
-    root = Path(__file__).resolve().parents[1]
-    cluster = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=root,
-        env={**os.environ, "LOG_LEVEL": "WARNING"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    connections.close_all()
+    logs = servers.Logs()
+    env = servers.server_env(
+        database_url=settings.DATABASE_URL, redis_url=settings.REDIS_URL, prefix=settings.BATON_CHANNELS_PREFIX
     )
+    procs = [servers.asgi(env=env, logs=logs, name=f"asgi-{i}") for i in range(servers_n)]
+    procs.append(servers.qcluster(env=env, logs=logs))
     try:
         started = time.monotonic()
-        while (
-            SweepLease.objects.filter(name=LEASE_NAME).values_list("generation", flat=True).first() or 0
-        ) <= generation:
-            if time.monotonic() - started > 120:
-                raise RuntimeError("the cluster's scheduler did not start the SLA sweep loop within 120 s")
-            time.sleep(0.5)
+        for proc in procs[:servers_n]:
+            servers.wait_http(f"http://127.0.0.1:{proc.port}/login/", proc=proc)
         scheduler_start_s = time.monotonic() - started
         now = timezone.now()
         before = SLATimer.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
@@ -267,11 +256,8 @@ def _detection_lag(*, n, window, policy, rng):
         while time.time() < last + 15 and len(listener.breached_at.keys() & deadlines.keys()) < len(deadlines):
             time.sleep(0.5)
     finally:
-        os.killpg(cluster.pid, signal.SIGTERM)
-        try:
-            cluster.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(cluster.pid, signal.SIGKILL)
+        for proc in procs:
+            proc.stop()
         listener.stop.set()
         listener.join(timeout=5)
     lags = [listener.breached_at[pk] - due for pk, due in deadlines.items() if pk in listener.breached_at]
@@ -296,7 +282,8 @@ def _detection_lag(*, n, window, policy, rng):
     return {
         "lag_timers": len(deadlines),
         "lag_window_s": window,
-        "scheduler_start_s": round(scheduler_start_s, 1),
+        "servers": servers_n,
+        "servers_start_s": round(scheduler_start_s, 1),
         "detection_lag_p50_s": round(float(np.percentile(lags, 50)), 2) if lags else None,
         "detection_lag_p99_s": round(float(np.percentile(lags, 99)), 2) if lags else None,
         "detection_lag_max_s": round(max(lags), 2) if lags else None,
