@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install install-dev
+.PHONY: run test stress lint install install-dev
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ run: install
 test: install-dev
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The race tests, ROUNDS times each, while two processes keep every core busy: a
+# race that shows only on a loaded machine shows here first (docs/concurrency.md).
+ROUNDS ?= 20
+stress: install-dev
+	@trap 'kill $$hogs 2>/dev/null' EXIT; hogs=""; \
+	for i in 1 2; do $(PY) -c 'while True: pass' & hogs="$$hogs $$!"; done; \
+	$(PY) -m pytest -m concurrency --count $(ROUNDS) -x -q $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
