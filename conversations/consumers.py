@@ -18,6 +18,7 @@ handled by functions they register with ``inbox_frame_handler``.
 
 import json
 import logging
+from collections import deque
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
@@ -75,6 +76,11 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
 
     joined: tuple[str, ...] = ()
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Client ids of this socket's latest sends (``_own_echo``).
+        self.sending: deque[str] = deque(maxlen=64)
+
     async def dispatch(self, message):
         """As Channels' own, without its hop to the process's one sync thread before
         every message (``aclose_old_connections``: database work here closes its
@@ -82,11 +88,20 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
         their own are forwarded to the client as they are."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None and message["type"].startswith(FORWARDED_NAMESPACES):
-            await self.forward(message)
+            if not self._own_echo(message):
+                await self.forward(message)
             return
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    def _own_echo(self, event: dict) -> bool:
+        """The live event of a message this socket sent: its acknowledgement
+        carries the message, so the event is not sent too (half the frames of a
+        busy conversation were these echoes, each dropped by the client)."""
+        if event["type"] != "conversation.message" or not self.sending:
+            return False
+        return event["message"].get("client_id") in self.sending
 
     async def forward(self, event: dict) -> None:
         try:
@@ -164,6 +179,8 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
         """Store a message frame through ``post(body, client_id)``; acknowledge it
         with the stored message, or say why not."""
         client_id = content.get("client_id")
+        if isinstance(client_id, str) and client_id:
+            self.sending.append(client_id)
 
         def store():
             return broadcast.message_payload(post(content.get("body"), client_id))

@@ -73,20 +73,31 @@ async def test_customer_socket_refuses_a_foreign_origin():
     assert not connected
 
 
-async def test_customer_message_is_stored_then_echoed_with_ack():
+async def test_customer_message_is_acknowledged_with_itself_and_reaches_the_other_tabs():
     customer = await sync_to_async(CustomerFactory)()
-    communicator, connected, _ = await _customer_socket(customer_token_make(customer_id=customer.pk))
-    assert connected
+    token = customer_token_make(customer_id=customer.pk)
+    communicator, connected, _ = await _customer_socket(token)
+    other_tab, other_connected, _ = await _customer_socket(token)
+    assert connected and other_connected
     await communicator.send_json_to({"type": "message", "body": "<b>hi</b>", "client_id": "c1"})
-    events = [_roundtrip(await communicator.receive_json_from(timeout=5)) for _ in range(2)]
-    ack = next(e for e in events if e["type"] == "message.ack")
-    echoed = next(e for e in events if e["type"] == "conversation.message")
-    assert ack["client_id"] == "c1"
-    assert echoed["message"]["body"] == "<b>hi</b>"
-    assert echoed["message"]["sender"] == "customer"
-    assert echoed["message"]["id"] == ack["id"]
+    ack = _roundtrip(await communicator.receive_json_from(timeout=5))
+    assert ack["type"] == "message.ack" and ack["client_id"] == "c1"
+    assert ack["message"]["body"] == "<b>hi</b>" and ack["message"]["sender"] == "customer"
+    assert ack["message"]["id"] == ack["id"]
+    # The other tab hears it live; the sending socket is not sent it twice.
+    heard = []
+    while ack["id"] not in heard:  # among the state event and the bot's answer
+        event = await other_tab.receive_json_from(timeout=5)
+        heard += [event["message"]["id"]] if event["type"] == "conversation.message" else []
+    sent_again = []
+    while not await communicator.receive_nothing(timeout=0.3):
+        event = await communicator.receive_json_from()
+        if event["type"] == "conversation.message":
+            sent_again.append(event["message"]["id"])
+    assert ack["id"] not in sent_again
     assert await sync_to_async(Message.objects.filter(pk=ack["id"], body="<b>hi</b>").exists)()
     await communicator.disconnect()
+    await other_tab.disconnect()
 
 
 @pytest.mark.parametrize(
