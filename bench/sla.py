@@ -200,19 +200,24 @@ class _Listener(threading.Thread):
         channel = await layer.new_channel()
         await layer.group_add("inbox", channel)
         self.ready.set()
+
+        async def pump():
+            # One receive that is never cancelled: the pub/sub layer unsubscribes a
+            # channel whose receive is cancelled (a timeout), and its groups with it.
+            while True:
+                event = await layer.receive(channel)
+                if event.get("type") != "sla.changed":
+                    continue
+                now = time.time()
+                for timer in event["timers"]:
+                    if timer["state"] == "breached":
+                        self.pushes += 1
+                        self.breached_at.setdefault(timer["id"], now)
+
+        pumping = asyncio.get_running_loop().create_task(pump())
         while not self.stop.is_set():
-            try:
-                event = await asyncio.wait_for(layer.receive(channel), timeout=0.5)
-            except TimeoutError:
-                continue
-            if event.get("type") != "sla.changed":
-                continue
-            now = time.time()
-            for timer in event["timers"]:
-                if timer["state"] == "breached":
-                    self.pushes += 1
-                    self.breached_at.setdefault(timer["id"], now)
-        await layer.group_discard("inbox", channel)
+            await asyncio.sleep(0.2)
+        pumping.cancel()
 
 
 def _detection_lag(*, n, window, policy, rng, servers_n=2):
@@ -232,7 +237,9 @@ def _detection_lag(*, n, window, policy, rng, servers_n=2):
     connections.close_all()
     logs = servers.Logs()
     env = servers.server_env(
-        database_url=settings.DATABASE_URL, redis_url=settings.REDIS_URL, prefix=settings.BATON_CHANNELS_PREFIX
+        database_url=settings.DATABASE_URL,
+        redis_url=settings.REDIS_URL,
+        prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
     )
     procs = [servers.asgi(env=env, logs=logs, name=f"asgi-{i}") for i in range(servers_n)]
     procs.append(servers.qcluster(env=env, logs=logs))

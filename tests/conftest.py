@@ -170,6 +170,8 @@ class LayerListener:
         ]
 
     def nothing_for(self, channel: str, seconds: float) -> bool:
+        """True if ``channel`` hears nothing for ``seconds``. Its last use: the
+        pub/sub layer unsubscribes a channel whose receive is cancelled."""
         import asyncio
 
         async def wait():

@@ -4,6 +4,8 @@ nothing (the failure this suite was written for: 349 messages missing at
 customers, 910 duplicate frames)."""
 
 import random
+import signal
+import time
 
 from conversations.models import Message
 from tests.faults.crowd import crowd_plan, nothing_wrong, run, storm
@@ -23,3 +25,7 @@ def test_a_reconnect_storm_loses_doubles_and_reorders_nothing(processes):
     assert chaos.cuts["n"] >= 2 * chaos.cuts["clients"]  # each client cut twice on average
     assert out["reconnects"] >= chaos.cuts["n"] * 0.9
     assert out["errors"] == []
+    # SIGTERM: the server stops by itself (its timers and watch with it), no SIGKILL needed.
+    started = time.monotonic()
+    assert asgi.stop(timeout=15) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it handled
+    assert time.monotonic() - started < 15
