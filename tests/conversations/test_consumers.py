@@ -343,3 +343,36 @@ async def test_an_agent_hears_timeline_events_live_and_replays_them_on_sync():
     live = await _receive_until(communicator, lambda e: e["type"] == "conversation.timeline")
     assert live["event"]["kind"] == "priority.changed" and live["event"]["text"] == "P3 → P1"
     await communicator.disconnect()
+
+
+async def test_a_sync_ends_where_its_replay_ended_across_conversations():
+    """The cursor (docs/realtime.md): a sync from the middle of an older
+    conversation replays its rest and the newer one's, then says where it ended;
+    a sync with nothing to replay ends where it started."""
+    customer, agent = await sync_to_async(CustomerFactory)(), await sync_to_async(UserFactory)(username="alice")
+    old = await sync_to_async(ConversationFactory)(customer=customer, pending=True)
+    await sync_to_async(services.conversation_accept)(conversation_id=old.pk, agent=agent)
+    for body in ("one", "two", "three"):
+        await sync_to_async(services.message_post_from_agent)(conversation_id=old.pk, agent=agent, body=body)
+    await sync_to_async(services.conversation_resolve)(conversation_id=old.pk, agent=agent)
+    new = await sync_to_async(services.message_post_from_customer)(customer=customer, body="back again")
+    communicator, _, _ = await _customer_socket(customer_token_make(customer_id=customer.pk))
+
+    one = await sync_to_async(Message.objects.get)(conversation=old, body="one")
+    await communicator.send_json_to({"type": "sync", "conversation": old.pk, "after_seq": one.seq})
+    replayed, done = [], None
+    while done is None:
+        event = _roundtrip(await communicator.receive_json_from(timeout=5))
+        if event["type"] == "conversation.message":
+            replayed.append((event["message"]["conversation"], event["message"]["body"]))
+        elif event["type"] == "sync.done":
+            done = event
+    assert replayed[:2] == [(old.pk, "two"), (old.pk, "three")]
+    assert (new.conversation_id, "back again") in replayed
+    last = await sync_to_async(lambda: Message.objects.filter(conversation_id=new.conversation_id).latest("seq").seq)()
+    assert (done["conversation"], done["seq"]) == (new.conversation_id, last)
+
+    await communicator.send_json_to({"type": "sync", "conversation": new.conversation_id, "after_seq": last})
+    event = await _receive_until(communicator, lambda e: e["type"] == "sync.done")
+    assert (event["conversation"], event["seq"]) == (new.conversation_id, last)
+    await communicator.disconnect()
