@@ -59,6 +59,9 @@ def cell_text(value, kind: str, tz=None) -> str:
     return str(value)
 
 
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_value(value, kind: str, tz=None):
     """How a value reads in CSV: durations in seconds, percentages as numbers, local ISO times."""
     if value is None:
@@ -70,7 +73,11 @@ def csv_value(value, kind: str, tz=None):
     if kind == "datetime":
         return value.astimezone(tz).isoformat() if tz else value.isoformat()
     if kind == "link":
-        return value[0]
+        value = value[0]
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        # Customer-written text a spreadsheet would run as a formula (OWASP's CSV
+        # injection advice): kept, prefixed with a quote so it stays text.
+        return "'" + value
     return value
 
 

@@ -206,6 +206,13 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
     def registered_handler(self, frame_type: str) -> Callable | None:
         return None
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """A binary frame is answered, not a crash that drops the socket (1006)."""
+        if text_data is None:
+            await self.send_error(code="bad_request", message="Frames must be JSON text, not binary.")
+            return
+        await super().receive(text_data=text_data, **kwargs)
+
     @classmethod
     async def decode_json(cls, text_data):
         try:

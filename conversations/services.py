@@ -48,11 +48,22 @@ class ConversationAlreadyTaken(Exception):
             super().__init__(f"{who} already accepted this conversation.")
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON's \ud800 escapes can carry
+        return False
+    return True
+
+
 def message_body_clean(body: object) -> str:
     """The body to store, or a ValidationError a customer or agent can read."""
     if not isinstance(body, str) or not body.strip():
         raise ValidationError("Please type a message first.", code="empty")
     body = body.strip()
+    if "\x00" in body or not _utf8(body):
+        # PostgreSQL refuses both in text (a 500 before); nothing a person types.
+        raise ValidationError("Messages cannot contain NUL or unpaired surrogate characters.", code="bad_request")
     limit = settings.BATON_MAX_MESSAGE_CHARS
     if len(body) > limit:
         raise ValidationError(

@@ -376,3 +376,16 @@ async def test_a_sync_ends_where_its_replay_ended_across_conversations():
     event = await _receive_until(communicator, lambda e: e["type"] == "sync.done")
     assert (event["conversation"], event["seq"]) == (new.conversation_id, last)
     await communicator.disconnect()
+
+
+async def test_a_binary_frame_gets_an_error_and_the_socket_keeps_working():
+    customer = await sync_to_async(CustomerFactory)()
+    communicator, connected, _ = await _customer_socket(customer_token_make(customer_id=customer.pk))
+    assert connected
+    await communicator.send_to(bytes_data=b"\x00\x01binary")
+    error = await communicator.receive_json_from(timeout=5)
+    assert (error["type"], error["code"]) == ("error", "bad_request")
+    await communicator.send_json_to({"type": "message", "body": "still here", "client_id": "c1"})
+    ack = await _receive_until(communicator, lambda e: e["type"] == "message.ack")
+    assert ack["message"]["body"] == "still here"
+    await communicator.disconnect()

@@ -239,3 +239,11 @@ def test_timeline_text_is_required(customer):
     conversation = ConversationFactory(customer=customer)
     with pytest.raises(ValidationError):
         services.timeline_record(conversation=conversation, kind="routing.offered", text="")
+
+
+@pytest.mark.parametrize("body", ["a\x00b", "\ud800 lone surrogate", "ok \udfff"])
+def test_a_message_postgresql_could_not_store_is_refused_clearly(customer, body):
+    with pytest.raises(ValidationError) as e:
+        services.message_post_from_customer(customer=customer, body=body)
+    assert e.value.code == "bad_request"
+    assert not Message.objects.exists()
