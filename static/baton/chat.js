@@ -174,3 +174,6 @@ textarea.addEventListener("keydown", (e) => {
 talkButton.addEventListener("click", () => {
   pending.add({ type: "handoff" });
 });
+
+// Ready: the composer and the button work now (disabled until here in chat.html).
+for (const el of [...form.elements, talkButton]) el.disabled = false;
