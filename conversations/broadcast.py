@@ -5,6 +5,8 @@ sequence number, so an event lost here costs latency, never data.
 Group names are built from ids only.
 """
 
+import hashlib
+
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -27,6 +29,16 @@ def conversation_group(conversation_id: int) -> str:
 
 def agent_group(user_id: int) -> str:
     return f"agent.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    """The sockets opened under one login session (a hash: the key itself is a secret)."""
+    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+def session_ended(*, session_key: str) -> None:
+    """The session logged out: its sockets close (the consumers' ``session_ended``)."""
+    send_on_commit([session_group(session_key)], {"type": "session.ended"})
 
 
 def message_payload(message: Message) -> dict:

@@ -301,7 +301,20 @@ def _agent(scope):
     return user if user is not None and user.is_authenticated and user.is_active else None
 
 
-class InboxConsumer(_EventsConsumer):
+def _session_groups(scope) -> list[str]:
+    """The group that logging out of this socket's session closes it through."""
+    key = getattr(scope.get("session"), "session_key", None)
+    return [broadcast.session_group(key)] if key else []
+
+
+class _AgentSocket:
+    """What every agent socket does when its session logs out: close."""
+
+    async def session_ended(self, event):
+        await self.close(code=CLOSE_FORBIDDEN)
+
+
+class InboxConsumer(_AgentSocket, _EventsConsumer):
     """An agent's inbox: every conversation state change, for live lists and toasts,
     plus the events and frames of the apps above (presence, offers, notifications)."""
 
@@ -314,7 +327,7 @@ class InboxConsumer(_EventsConsumer):
             return
         self.user = user
         await self.join_and_accept(
-            [broadcast.INBOX_GROUP, broadcast.agent_group(user.pk)],
+            [broadcast.INBOX_GROUP, broadcast.agent_group(user.pk), *_session_groups(self.scope)],
             # The agent is alive (presence) before the page hears anything.
             before_accept=lambda: self._signal(signals.inbox_connected),
         )
@@ -347,7 +360,7 @@ def _conversation(pk: int) -> Conversation | None:
     return Conversation.objects.filter(pk=pk).first()
 
 
-class AgentConversationConsumer(_EventsConsumer):
+class AgentConversationConsumer(_AgentSocket, _EventsConsumer):
     """One conversation open in an agent's browser: its messages, live and replayed."""
 
     async def connect(self):
@@ -364,7 +377,7 @@ class AgentConversationConsumer(_EventsConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.user = user
-        await self.join_and_accept([broadcast.conversation_group(self.conversation.pk)])
+        await self.join_and_accept([broadcast.conversation_group(self.conversation.pk), *_session_groups(self.scope)])
 
     async def on_sync(self, content):
         after_seq = _int_field(content, "after_seq") or 0

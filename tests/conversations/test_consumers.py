@@ -9,6 +9,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.urls import reverse
 
 from conversations import consumers, services, signals
 from conversations.identity import customer_token_make
@@ -389,3 +390,36 @@ async def test_a_binary_frame_gets_an_error_and_the_socket_keeps_working():
     ack = await _receive_until(communicator, lambda e: e["type"] == "message.ack")
     assert ack["message"]["body"] == "still here"
     await communicator.disconnect()
+
+
+async def _session_socket(client, path):
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    communicator = WebsocketCommunicator(
+        application, path, headers=[ORIGIN, (b"host", b"localhost"), (b"cookie", cookie)]
+    )
+    connected, _code = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def test_logging_out_closes_that_sessions_sockets_and_only_those():
+    agent = await sync_to_async(UserFactory)(username="alice")
+    conversation = await sync_to_async(ConversationFactory)(pending=True)
+    here, elsewhere = Client(), Client()
+    for client in (here, elsewhere):
+        await sync_to_async(client.force_login)(agent)
+    inbox = await _session_socket(here, "/ws/inbox/")
+    page = await _session_socket(here, f"/ws/inbox/conversations/{conversation.pk}/")
+    other_device = await _session_socket(elsewhere, "/ws/inbox/")
+
+    response = await sync_to_async(here.post)(reverse("logout"))
+    assert response.status_code == 302
+    for communicator in (inbox, page):
+        while (output := await communicator.receive_output(timeout=5))["type"] != "websocket.close":
+            pass  # what was on its way before
+        assert output["code"] == 4403
+    # The other device's session is still logged in: its socket hears the next handoff.
+    await sync_to_async(services.customer_request_handoff)(customer=await sync_to_async(CustomerFactory)())
+    event = await _receive_until(other_device, lambda e: e["type"] == "conversation.changed")
+    assert event["event"] == "handed_off"
+    await other_device.disconnect()
