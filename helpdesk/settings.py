@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from helpdesk.env import envbool, envint, envlist, envstr
+from helpdesk.secrets import default_secret_key_path, secret_key_for_installation
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,8 +23,12 @@ SECRET_KEY = envstr("SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set when BATON_PRODUCTION=1")
-    # Embedded mode only: a fixed development key, refused in production mode.
-    SECRET_KEY = "baton-embedded-development-key-not-for-production-use-0123456789"
+    # Embedded mode: a random key made once for this installation and kept outside
+    # the repository, readable by its owner only. (A key written in this file let
+    # anyone forge any customer's token against a `make run` server, issue #14.)
+    SECRET_KEY = secret_key_for_installation(
+        Path(envstr("BATON_SECRET_KEY_PATH") or default_secret_key_path(BASE_DIR)).expanduser()
+    )
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 

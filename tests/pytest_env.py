@@ -9,3 +9,5 @@ os.environ.setdefault("BATON_Q_SYNC", "1")
 os.environ.setdefault("BATON_TIMERS_TICK_MS", "0")
 # Concurrent test runs sharing one Redis must not hear each other's events.
 os.environ.setdefault("BATON_CHANNELS_PREFIX", f"baton-test-{os.getpid()}")
+# A key of the test run's own: tests never write the installation's key file.
+os.environ.setdefault("SECRET_KEY", "baton-tests-only-" + "k" * 40)

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -10,6 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _manage(*args, **env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "SECRET_KEY", "ALLOWED_HOSTS"))}
+    # Without SECRET_KEY the process makes the installation's key: in a folder of
+    # the test's, never the user's own.
+    clean["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="baton-state-")
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -53,3 +57,18 @@ def test_prepared_statements_are_on_unless_a_pooler_needs_them_off():
     off = _manage("shell", "-c", show, DATABASE_URL=url, DB_PREPARED_STATEMENTS="0")
     assert "'server_side_binding': True, 'prepare_threshold': 2" in on.stdout, on.stderr
     assert "server_side_binding" not in off.stdout, off.stderr
+
+
+def test_without_a_secret_key_each_installation_gets_a_random_one_of_its_own(tmp_path):
+    show = "from django.conf import settings; print(settings.SECRET_KEY)"
+    first = _manage("shell", "-v", "0", "-c", show, XDG_STATE_HOME=str(tmp_path), HOME=str(tmp_path))
+    again = _manage("shell", "-v", "0", "-c", show, XDG_STATE_HOME=str(tmp_path), HOME=str(tmp_path))
+    [key_file] = (tmp_path / "baton").iterdir()
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == again.stdout.strip() == key_file.read_text().strip()
+    assert len(first.stdout.strip()) >= 50
+    assert "baton-embedded-development-key" not in first.stdout
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert ROOT not in key_file.parents  # outside the repository
+    elsewhere = _manage("shell", "-v", "0", "-c", show, XDG_STATE_HOME=str(tmp_path / "other"), HOME=str(tmp_path))
+    assert elsewhere.stdout.strip() != first.stdout.strip()
