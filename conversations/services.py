@@ -90,8 +90,19 @@ class _Repeated(Exception):
     """A message with this client id is stored already: roll back, return that one."""
 
 
+# Characters a display name never needs: control characters (NUL is refused by
+# PostgreSQL: a 500 before) and the bidirectional overrides that make a name
+# read as something else in the agent's list.
+_NAME_DROPPED = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def display_name_clean(name: str) -> str:
+    """A name as the agents will see it: printable, without unpaired surrogates, at most 200 characters."""
+    return _NAME_DROPPED.sub("", name).strip()[:200]
+
+
 def customer_create(*, name: str = "", external_id: str = "") -> Customer:
-    customer = Customer(name=name[:200], external_id=external_id[:200])
+    customer = Customer(name=display_name_clean(name), external_id=external_id[:200])
     customer.full_clean()
     customer.save()
     return customer
@@ -99,9 +110,10 @@ def customer_create(*, name: str = "", external_id: str = "") -> Customer:
 
 def customer_for_embed(*, external_id: str, name: str = "") -> Customer:
     """The customer for a verified site user id, created on first visit."""
-    customer, created = Customer.objects.get_or_create(external_id=external_id[:200], defaults={"name": name[:200]})
-    if not created and name and customer.name != name[:200]:
-        customer.name = name[:200]
+    name = display_name_clean(name)
+    customer, created = Customer.objects.get_or_create(external_id=external_id[:200], defaults={"name": name})
+    if not created and name and customer.name != name:
+        customer.name = name
         customer.save(update_fields=["name"])
     return customer
 

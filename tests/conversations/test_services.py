@@ -247,3 +247,16 @@ def test_a_message_postgresql_could_not_store_is_refused_clearly(customer, body)
         services.message_post_from_customer(customer=customer, body=body)
     assert e.value.code == "bad_request"
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [("a\x00b", "ab"), ("Eve\u202egnp.exe", "Evegnp.exe"), ("lone \ud800 half", "lone  half"), ("  Ada  ", "Ada")],
+)
+def test_a_display_name_keeps_only_what_reads_as_it_is(db, given, shown):
+    assert services.customer_create(name=given).name == shown
+    assert services.customer_for_embed(external_id="site-1", name=given).name == shown
+
+
+def test_a_display_name_is_cut_at_200_characters(db):
+    assert len(services.customer_create(name="x" * 500).name) == 200

@@ -178,3 +178,9 @@ def test_the_list_shows_what_the_customer_last_said(agent_client, customer):
     services.customer_request_handoff(customer=customer)  # adds a system message after it
     response = agent_client.get(reverse("inbox"), {"view": "pending"})
     assert [c.last_body for c in response.context["conversations"]] == ["my invoice is wrong"]
+
+
+def test_a_name_with_a_nul_byte_opens_the_chat_without_it(client):
+    response = client.get(reverse("chat"), {"name": "a\x00b"})
+    assert response.status_code == 200
+    assert Customer.objects.get().name == "ab"
