@@ -62,7 +62,6 @@ class _Process:
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
         self.sockets: weakref.WeakSet = weakref.WeakSet()
-        self.holes = 0
         self.expect = 1  # the next beat due back
         self.heard_at = loop.time()
         self.hole = False
@@ -74,7 +73,6 @@ class _Process:
         return task
 
     async def resync_all(self) -> None:
-        self.holes += 1
         sockets = list(self.sockets)
         logger.warning("live events may have been lost: %d sockets re-sync", len(sockets))
         for consumer in sockets:
@@ -158,9 +156,3 @@ def socket_closed(consumer) -> None:
     process = _processes.get(asyncio.get_running_loop())
     if process is not None:
         process.sockets.discard(consumer)
-
-
-def holes() -> int:
-    """How often this loop's sockets were told to re-sync (tests, figures)."""
-    process = _processes.get(asyncio.get_running_loop())
-    return process.holes if process else 0

@@ -228,9 +228,5 @@ def flush(timeout: float = 5.0) -> bool:
     return _sender.flush(timeout) and _local.flush(timeout)
 
 
-def figures() -> dict:
-    return {"dropped": _sender.dropped, "retries": _sender.retries}
-
-
 os.register_at_fork(after_in_child=_sender.forget_after_fork)
 atexit.register(flush, 2.0)

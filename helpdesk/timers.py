@@ -60,10 +60,6 @@ def every(name: str, *, seconds: float = 0.0):
     return register
 
 
-def jobs() -> list[Job]:
-    return list(_jobs)
-
-
 def run(job: Job) -> None:
     job.func(now=timezone.now())
 
