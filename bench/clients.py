@@ -22,6 +22,13 @@ from dataclasses import dataclass, field
 import websockets
 
 ORIGIN = "http://127.0.0.1"
+
+
+def customer_subprotocols(token: str) -> list[str]:
+    """As chat.js opens the customer's socket: the token in a subprotocol, not the URL."""
+    return ["baton", "baton.token." + token.encode().hex()]
+
+
 # Errors after which a send is given up (as live.js): the others mean "not now".
 FINAL_ERRORS = {"empty", "too_long", "bad_request", "forbidden", "not_found"}
 RETRY_S = 1.0
@@ -149,6 +156,8 @@ class _Client:
         self._task: asyncio.Task | None = None
         self._closing = None
 
+    subprotocols: list[str] | None = None
+
     def url(self) -> str:
         return self.bases[self._base_at] + self.path
 
@@ -164,6 +173,7 @@ class _Client:
                     self.url(),
                     origin=ORIGIN,
                     additional_headers=self.headers,
+                    subprotocols=self.subprotocols,
                     open_timeout=20,
                     ping_interval=20,
                     ping_timeout=20,
@@ -324,9 +334,11 @@ class CustomerClient(_StreamClient):
         self.who = f"customer {customer_id}"
         self.state: dict | None = None
 
+    path = "/ws/chat/"
+
     @property
-    def path(self) -> str:
-        return f"/ws/chat/?token={self.token}"
+    def subprotocols(self) -> list[str] | None:
+        return customer_subprotocols(self.token)
 
     def sync_frame(self) -> dict:
         conversation, seq = self.stream.cursor

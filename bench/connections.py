@@ -48,12 +48,18 @@ def _setup(n: int) -> list[str]:
 async def _hold(base: str, tokens: list[str], ready, measured) -> dict:
     import websockets
 
+    from bench.clients import customer_subprotocols
+
     sockets, failed = [], []
 
     async def open_one(token: str):
         try:
             ws = await websockets.connect(
-                f"{base}/ws/chat/?token={token}", origin="http://127.0.0.1", open_timeout=60, max_queue=None
+                f"{base}/ws/chat/",
+                origin="http://127.0.0.1",
+                subprotocols=customer_subprotocols(token),
+                open_timeout=60,
+                max_queue=None,
             )
             await ws.send(json.dumps({"type": "sync", "conversation": 0, "after_seq": 0}))
             while json.loads(await ws.recv()).get("type") != "sync.done":

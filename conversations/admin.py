@@ -1,14 +1,25 @@
 from django.contrib import admin
 
-from conversations.models import BotTurn, Conversation, ConversationEvent, Customer, Message
+from conversations.models import BotTurn, Conversation, ConversationEvent, Customer, EmbedSite, Message
 
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "external_id", "segment", "language", "created_at"]
-    list_filter = ["segment", "language"]
-    search_fields = ["name", "external_id"]
+    list_display = ["__str__", "verified", "external_id", "email", "segment", "language", "created_at"]
+    list_filter = ["verified", "segment", "language"]
+    search_fields = ["name", "external_id", "email"]
     date_hierarchy = "created_at"
+    # Set by the embedding site's verified identity token, not by hand.
+    readonly_fields = ["verified"]
+
+
+@admin.register(EmbedSite)
+class EmbedSiteAdmin(admin.ModelAdmin):
+    """The sites allowed to embed the chat (Content-Security-Policy frame-ancestors of
+    the chat page, and the origins its script accepts a session from)."""
+
+    list_display = ["name", "origin", "require_verification", "created_at"]
+    search_fields = ["name", "origin"]
 
 
 class MessageInline(admin.TabularInline):

@@ -8,7 +8,10 @@ class ConversationsConfig(AppConfig):
 
     def ready(self):
         from conversations import services
-        from helpdesk import timers
+        from conversations.models import EmbedSite
+        from helpdesk import config, timers
+
+        config.clear_on_change(EmbedSite)
 
         timers.every("bot-turns", seconds=2)(services.bot_turns_recover)
         # The timers' backstop schedule: declared here, the lowest app, once for all.

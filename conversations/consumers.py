@@ -20,17 +20,15 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable
-from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError
 
 from conversations import broadcast, selectors, services, signals
-from conversations.identity import customer_token_read
+from conversations.identity import SUBPROTOCOL, token_from_subprotocols, visitor_read
 from conversations.models import Conversation, Customer
 from helpdesk import live
 from helpdesk.live import db
@@ -109,7 +107,7 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
         except Exception:  # the socket is closing; its client re-syncs when it is back
             logger.debug("could not forward %s", event.get("type"), exc_info=True)
 
-    async def join_and_accept(self, groups: list[str], *, before_accept=None) -> bool:
+    async def join_and_accept(self, groups: list[str], *, before_accept=None, subprotocol=None) -> bool:
         """Join the groups (and run ``before_accept``), then accept; if the channel
         layer cannot take the socket (Redis is down), close with "try again later"."""
         try:
@@ -122,7 +120,7 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
         self.joined = tuple(groups)
         if before_accept is not None:
             await before_accept()
-        await self.accept()
+        await self.accept(subprotocol)
         live.socket_opened(self)
         return True
 
@@ -221,41 +219,69 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
             return None  # answered with a bad_request frame, not a dropped socket
 
 
-def _customer(customer_id: int) -> Customer | None:
-    return Customer.objects.filter(pk=customer_id).first()
-
-
 class CustomerChatConsumer(_EventsConsumer):
-    """The customer's widget. Identity comes from the signed token, never from a frame."""
+    """The customer's widget. Identity comes from the session token, never from a
+    frame; the token comes in the socket's subprotocol (``baton.token.…``), not in its
+    URL, which servers and proxies write to their logs. A visitor who has written
+    nothing has no customer row yet: their first message makes it, and the socket
+    then joins the customer's group."""
+
+    customer: Customer | None = None
 
     async def connect(self):
-        # The page's cookie, or the token the page passes along where an embedding
-        # site's browser withholds third-party cookies.
-        query = parse_qs(self.scope.get("query_string", b"").decode())
-        token = (query.get("token") or [None])[0] or self.scope.get("cookies", {}).get(settings.BATON_CUSTOMER_COOKIE)
-        customer_id = customer_token_read(token)
+        self.visitor = visitor_read(token_from_subprotocols(self.scope.get("subprotocols", [])))
+        if self.visitor is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         try:
-            self.customer = await db(_customer)(customer_id) if customer_id else None
+            self.customer = await db(selectors.customer_of)(self.visitor)
         except DatabaseError:
             await self.close(code=CLOSE_TRY_LATER)
             return
-        if self.customer is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+        if self.customer is None and self.visitor.customer_id is not None:
+            await self.close(code=CLOSE_FORBIDDEN)  # the customer was erased
             return
-        await self.join_and_accept([broadcast.customer_group(self.customer.pk)])
+        groups = [broadcast.customer_group(self.customer.pk)] if self.customer else []
+        await self.join_and_accept(groups, subprotocol=SUBPROTOCOL)
+
+    def _customer_made(self) -> Customer:
+        """This visitor's customer, made now if this is their first message."""
+        if self.customer is None:
+            self.customer = services.customer_for_visitor(visitor=self.visitor)
+        return self.customer
+
+    async def _joined_customer(self, had_customer: bool) -> None:
+        """A first message made the customer: hear its events from now on, and have
+        the client catch up on what was said before the socket joined (the bot's
+        answer can come before the join)."""
+        if had_customer or self.customer is None:
+            return
+        group = broadcast.customer_group(self.customer.pk)
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:
+            logger.warning("channel layer unavailable: the client catches up over HTTP", exc_info=True)
+            await self.close(code=CLOSE_TRY_LATER)
+            return
+        self.joined = (*self.joined, group)
+        await self.resync()
 
     async def on_message(self, content):
-        await self.post_message(
-            content,
-            lambda body, client_id: services.message_post_from_customer(
-                customer=self.customer, body=body, client_id=client_id
-            ),
-        )
+        had_customer = self.customer is not None
+
+        def post(body, client_id):
+            services.message_body_clean(body)  # no customer row for a refused first message
+            return services.message_post_from_customer(customer=self._customer_made(), body=body, client_id=client_id)
+
+        await self.post_message(content, post)
+        await self._joined_customer(had_customer)
 
     async def on_handoff(self, content):
-        done = await self.run_frame(lambda: services.customer_request_handoff(customer=self.customer), content)
+        had_customer = self.customer is not None
+        done = await self.run_frame(lambda: services.customer_request_handoff(customer=self._customer_made()), content)
         if done is not None:
             await self.send_json({"type": "handoff.ack", "client_id": content.get("client_id")})
+        await self._joined_customer(had_customer)
 
     async def on_sync(self, content):
         """Replay what the client misses after its cursor, then the state, then
@@ -267,6 +293,8 @@ class CustomerChatConsumer(_EventsConsumer):
             await self.send_json(frame)
 
     def _sync_frames(self, conversation_id: int, after_seq: int) -> list[dict]:
+        if self.customer is None:
+            return [{"type": "sync.done", "conversation": 0, "seq": 0}]
         if conversation_id and not self.customer.conversations.filter(pk=conversation_id).exists():
             return [
                 {

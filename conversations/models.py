@@ -1,6 +1,23 @@
+import secrets
+from urllib.parse import urlsplit
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+
+def origin_normalise(value: str) -> str:
+    return value.strip().rstrip("/").lower()
+
+
+def validate_origin(value: str) -> None:
+    """An origin as browsers send it: scheme://host[:port], nothing more."""
+    parts = urlsplit(origin_normalise(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise ValidationError("Enter an origin such as https://www.example.com (no path).", code="origin")
+    if parts.username or parts.password:
+        raise ValidationError("An origin has no user name or password.", code="origin")
 
 
 def display_name(user) -> str:
@@ -13,7 +30,14 @@ class Customer(models.Model):
 
     # The embedding site's own user id, when it passed a verified one.
     external_id = models.CharField(max_length=200, blank=True, default="")
+    # An anonymous visitor's random key (from their session token): the row is made
+    # on their first message, and found again by it on their next visit.
+    visitor_key = models.CharField(max_length=64, blank=True, default="", editable=False)
     name = models.CharField(max_length=200, blank=True, default="")
+    # The embedding site proved who this is (its JWT or HMAC): the name and e-mail
+    # are the site's; otherwise the name is whatever the visitor's page said.
+    verified = models.BooleanField(default=False)
+    email = models.EmailField(blank=True, default="")
     # Set by the embedding site (verified like the user id) or by an admin; routing
     # and priority rules match on them.
     segment = models.CharField(max_length=50, blank=True, default="", help_text='E.g. "vip", "enterprise".')
@@ -26,10 +50,51 @@ class Customer(models.Model):
             models.UniqueConstraint(
                 fields=["external_id"], condition=~Q(external_id=""), name="customer_external_id_unique"
             ),
+            models.UniqueConstraint(
+                fields=["visitor_key"], condition=~Q(visitor_key=""), name="customer_visitor_key_unique"
+            ),
         ]
 
     def __str__(self):
         return self.name or f"Visitor #{self.pk}"
+
+
+def embed_site_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class EmbedSite(models.Model):
+    """A site allowed to embed the chat, and the secret its server signs its users'
+    identity tokens (JWT) with. No sites: the chat can be framed only by Baton's own
+    pages (docs/security.md)."""
+
+    name = models.CharField(max_length=100)
+    origin = models.CharField(
+        max_length=200,
+        unique=True,
+        validators=[validate_origin],
+        help_text="Scheme, host and port of the embedding pages, e.g. https://www.example.com",
+    )
+    identity_secret = models.CharField(
+        max_length=100,
+        default=embed_site_secret,
+        help_text="Your server signs each signed-in user's JWT (HS256) with this; keep it secret. "
+        "Change it to revoke every token signed with the old one.",
+    )
+    require_verification = models.BooleanField(
+        default=False, help_text="Refuse visitors of this site whose identity is not verified."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["origin"]
+
+    def __str__(self):
+        return f"{self.name} ({self.origin})"
+
+    def save(self, *args, **kwargs):
+        self.origin = origin_normalise(self.origin)
+        super().save(*args, **kwargs)
 
 
 class Conversation(models.Model):

@@ -4,7 +4,9 @@ from dataclasses import dataclass
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
-from conversations.models import Conversation, ConversationEvent, Customer, Message
+from conversations.identity import Visitor
+from conversations.models import Conversation, ConversationEvent, Customer, EmbedSite, Message
+from helpdesk import config
 
 INBOX_VIEWS = {
     "pending": "Pending handoff",
@@ -12,6 +14,19 @@ INBOX_VIEWS = {
     "open": "All open",
     "resolved": "Resolved",
 }
+
+
+def customer_of(visitor: Visitor) -> Customer | None:
+    """The customer a session token names; None for a visitor who has not written yet."""
+    if visitor.customer_id is not None:
+        return Customer.objects.filter(pk=visitor.customer_id).first()
+    return Customer.objects.filter(visitor_key=visitor.visitor_key).first()
+
+
+def embed_sites() -> dict[str, EmbedSite]:
+    """The sites allowed to embed the chat, by origin (read on every chat page: cached
+    as business configuration, ``helpdesk.config``)."""
+    return config.cached("conversations.embed_sites", lambda: {s.origin: s for s in EmbedSite.objects.all()})
 
 
 def conversation_open_for(*, customer: Customer) -> Conversation | None:

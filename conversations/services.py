@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from conversations import broadcast, queries, selectors, signals
+from conversations.identity import Identity, Visitor
 from conversations.models import BotTurn, Conversation, ConversationEvent, Customer, Message, display_name
 from conversations.selectors import conversation_open_for, queue_position
 from helpdesk.db import bulk_insert, sql_case, sql_for_update, sql_get, sql_in, sql_rows, sql_run, sql_time
@@ -108,27 +109,50 @@ def customer_create(*, name: str = "", external_id: str = "") -> Customer:
     return customer
 
 
-def customer_for_embed(*, external_id: str, name: str = "") -> Customer:
-    """The customer for a verified site user id, created on first visit."""
-    name = display_name_clean(name)
-    customer, created = Customer.objects.get_or_create(external_id=external_id[:200], defaults={"name": name})
-    if not created and name and customer.name != name:
-        customer.name = name
-        customer.save(update_fields=["name"])
+def customer_for_visitor(*, visitor: Visitor) -> Customer:
+    """The customer a visitor's first message (or handoff request) makes, or the one
+    it made before: one row per visitor key however many first messages race
+    (the key's unique constraint; ``get_or_create`` retries on its conflict)."""
+    if visitor.customer_id is not None:
+        return Customer.objects.get(pk=visitor.customer_id)
+    customer, _ = Customer.objects.get_or_create(
+        visitor_key=visitor.visitor_key, defaults={"name": display_name_clean(visitor.name)}
+    )
     return customer
 
 
 @transaction.atomic
-def customer_traits_set(*, customer: Customer, traits: dict) -> Customer:
-    """Store what a verified embedding site says about its user: ``segment`` and
-    ``language`` go to their fields (priority and routing rules match on them),
-    everything else to ``attributes``, replacing what the site said before."""
-    segment, language = traits.get("segment", ""), traits.get("language", "")
-    customer.segment = segment[:50] if isinstance(segment, str) else ""
-    customer.language = language[:10] if isinstance(language, str) else ""
-    customer.attributes = {k: v for k, v in traits.items() if k not in ("segment", "language")}
-    customer.full_clean()
-    customer.save(update_fields=["segment", "language", "attributes"])
+def customer_identify(*, identity: Identity) -> Customer:
+    """The customer an embedding site vouches for, made or updated from what it
+    proved: the verified name and e-mail replace what the visitor's page said,
+    and its traits (when it sent some) replace the earlier ones."""
+    customer, _ = Customer.objects.select_for_update().get_or_create(external_id=identity.external_id[:200])
+    customer.verified = True
+    if identity.name:
+        customer.name = display_name_clean(identity.name)
+    if identity.email:
+        customer.email = identity.email.strip()[:254]
+    if identity.traits is not None:
+        segment, language = identity.traits.get("segment", ""), identity.traits.get("language", "")
+        # segment and language go to their fields: priority and routing rules match on them.
+        customer.segment = segment[:50] if isinstance(segment, str) else ""
+        customer.language = language[:10] if isinstance(language, str) else ""
+        customer.attributes = {k: v for k, v in identity.traits.items() if k not in ("segment", "language")}
+    try:
+        customer.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError:
+        customer.email = ""  # a malformed address from the site is dropped, not a refusal
+        customer.full_clean(validate_unique=False, validate_constraints=False)
+    customer.save()
+    return customer
+
+
+def customer_rename(*, customer: Customer, name: str) -> Customer:
+    """An unverified visitor's name, as their page gives it; never a verified one."""
+    name = display_name_clean(name)
+    if name and not customer.verified and customer.name != name:
+        Customer.objects.filter(pk=customer.pk, verified=False).update(name=name)
+        customer.name = name
     return customer
 
 

@@ -4,6 +4,7 @@ from conversations.views import chat, inbox
 
 urlpatterns = [
     path("chat/", chat.chat_page, name="chat"),
+    path("chat/session/", chat.chat_session, name="chat-session"),
     path("chat/send/", chat.chat_send, name="chat-send"),
     path("chat/history/", chat.chat_history, name="chat-history"),
     path("inbox/", inbox.inbox, name="inbox"),

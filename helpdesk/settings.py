@@ -197,11 +197,13 @@ STATIC_ROOT = Path(envstr("STATIC_ROOT", str(BASE_DIR / ".staticfiles")))
 WHITENOISE_USE_FINDERS = True
 
 # --- Baton --------------------------------------------------------------------
-# Shared secret with the embedding site: HMAC-SHA256(secret, external_id) proves
-# that the site's own user id was not forged. Empty: site user ids are ignored.
+# Legacy identity verification (docs/security.md): HMAC-SHA256(secret, external_id)
+# proves the embedding site's user id was not forged. Empty: such ids are refused.
+# The sites allowed to embed, and their JWT secrets, are EmbedSite rows (admin).
 BATON_EMBED_SECRET = envstr("BATON_EMBED_SECRET")
+# Days a customer's session token stays valid without use; each page load renews it.
+BATON_SESSION_DAYS = envint("BATON_SESSION_DAYS", 30, minimum=1)
 BATON_MAX_MESSAGE_CHARS = 4000
-BATON_CUSTOMER_COOKIE = "baton_customer"
 BATON_EMBEDDING_MODEL = envstr("BATON_EMBEDDING_MODEL", "knowledge.embeddings.MiniLMEmbeddings")
 # Threads the bundled model's matrix products use in each process (read by
 # OpenBLAS when numpy is first imported, after these settings). Every ASGI process

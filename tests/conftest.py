@@ -106,13 +106,6 @@ def customer_token(customer):
 
 
 @pytest.fixture
-def customer_client(customer, customer_token, settings):
-    client = Client()
-    client.cookies[settings.BATON_CUSTOMER_COOKIE] = customer_token
-    return client
-
-
-@pytest.fixture
 def demo_kb(db):
     """The demo help centre, embedded with the real model."""
     return kb_import_jsonl(path=DEMO_KB)

@@ -1,4 +1,11 @@
-"""The customer's chat page and its HTTP fallback, reached only through the signed token."""
+"""The customer's chat page and its HTTP endpoints, reached only through the session token.
+
+The page itself is a shell that writes nothing: the script asks ``/chat/session/``
+for the session (its token, history and state). The token lives in the storage of
+the page the customer sees: the embedding site's own localStorage when the chat is
+embedded (handed over by the loader, embed.js, with ``postMessage``; no
+third-party cookie involved), Baton's own otherwise (docs/security.md).
+"""
 
 import json
 
@@ -12,106 +19,171 @@ from django.views.decorators.http import require_GET, require_POST
 
 from conversations import broadcast, selectors, services
 from conversations.identity import (
-    TOKEN_MAX_AGE,
+    Identity,
+    IdentityRefused,
+    Visitor,
     customer_token_make,
-    customer_token_read,
-    embed_traits_verified,
-    embed_user_verified,
+    identity_from_hmac,
+    identity_from_jwt,
+    session_key,
+    visitor_read,
+    visitor_token_make,
+    visitor_token_renew,
 )
-from conversations.models import Customer
+from conversations.models import Customer, EmbedSite
+from conversations.services import display_name_clean
 
 TOKEN_HEADER = "HTTP_X_BATON_TOKEN"
+MAX_SESSION_BODY = 16_000
 
 
-def _customer_from_cookie(request: HttpRequest) -> Customer | None:
-    customer_id = customer_token_read(request.COOKIES.get(settings.BATON_CUSTOMER_COOKIE))
-    return Customer.objects.filter(pk=customer_id).first() if customer_id else None
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
-def _customer_for_page(request: HttpRequest) -> Customer:
-    external_id = request.GET.get("user_id", "").strip()
-    if external_id and embed_user_verified(external_id=external_id, user_hash=request.GET.get("user_hash", "")):
-        customer = services.customer_for_embed(external_id=external_id, name=request.GET.get("name", "").strip())
-        traits = embed_traits_verified(
-            traits=request.GET.get("traits", ""), traits_hash=request.GET.get("traits_hash", "")
-        )
-        if traits is not None:
-            services.customer_traits_set(customer=customer, traits=traits)
-        return customer
-    return _customer_from_cookie(request) or services.customer_create(name=request.GET.get("name", "").strip())
+def _own_origin(request: HttpRequest) -> str:
+    return f"{request.scheme}://{request.get_host()}"
 
 
 @require_GET
 @xframe_options_exempt
 def chat_page(request: HttpRequest) -> HttpResponse:
-    customer = _customer_for_page(request)
-    conversation = selectors.conversation_open_for(customer=customer)
-    token = customer_token_make(customer_id=customer.pk)
-    messages = selectors.customer_messages(customer=customer)
-    history = [broadcast.message_payload(m) for m in messages]
-    state = (
-        broadcast.conversation_payload(conversation, queue_position=selectors.queue_position(conversation=conversation))
-        if conversation
-        else None
-    )
-    response = render(
+    sites = selectors.embed_sites()
+    return render(
         request,
         "conversations/chat.html",
         {
-            "customer": customer,
-            "token": token,
-            "history": history,
-            # The page holds every message of its conversations: catch up from the last.
-            "cursor": {"conversation": messages[-1].conversation_id, "seq": messages[-1].seq} if messages else None,
-            "state": state,
             "max_chars": settings.BATON_MAX_MESSAGE_CHARS,
             "embedded": request.GET.get("embed") == "1",
+            # The parent pages the frame accepts a session from (the CSP says the same to the browser).
+            "config": {"origins": sorted(sites), "loader": request.GET.get("loader") == "1"},
         },
     )
-    response.set_cookie(
-        settings.BATON_CUSTOMER_COOKIE,
-        token,
-        max_age=TOKEN_MAX_AGE,
-        httponly=True,
-        secure=request.is_secure(),
-        # An embedded widget is a third-party frame: its cookie must be SameSite=None (HTTPS only).
-        samesite="None" if request.is_secure() else "Lax",
+
+
+def _json_body(request: HttpRequest, *, limit: int) -> dict | None:
+    if len(request.body) > limit:
+        return None
+    try:
+        payload = json.loads(request.body or b"{}")
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _identity(payload: dict, site: EmbedSite | None) -> Identity | None:
+    """What the embedding site proved about its user: None if it said nothing,
+    IdentityRefused if what it said does not verify."""
+    proof = payload.get("identity")
+    if proof in (None, "", {}):
+        return None
+    if not isinstance(proof, dict):
+        raise IdentityRefused("Your sign-in could not be verified.")
+    if "jwt" in proof:
+        if site is None:
+            raise IdentityRefused("Only an embedding site can sign its users in.")
+        return identity_from_jwt(token=proof["jwt"], secret=site.identity_secret)
+    return identity_from_hmac(
+        external_id=proof.get("user_id"),
+        user_hash=proof.get("user_hash"),
+        name=proof.get("name", ""),
+        traits=proof.get("traits", ""),
+        traits_hash=proof.get("traits_hash", ""),
     )
-    return response
 
 
-def _customer_from_header(request: HttpRequest) -> Customer | None:
-    """The fallback endpoints take the token from a header that browsers never send on
-    their own, which is what makes them safe without a CSRF cookie in a third-party frame."""
-    customer_id = customer_token_read(request.META.get(TOKEN_HEADER))
-    return Customer.objects.filter(pk=customer_id).first() if customer_id else None
+@csrf_exempt  # no ambient authority: the token comes in the body, never from a cookie
+@require_POST
+def chat_session(request: HttpRequest) -> JsonResponse:
+    """Open (or resume) the chat for the page: ``{token, origin, identity, name}`` in,
+    a renewed token and the customer's history and state out. Writes a row only to
+    record a verified identity (or an unverified visitor's new name)."""
+    payload = _json_body(request, limit=MAX_SESSION_BODY)
+    if payload is None:
+        return _error(400, "bad_request", "Send a JSON object.")
+    origin = payload.get("origin")
+    site = selectors.embed_sites().get(origin) if isinstance(origin, str) else None
+    if origin != _own_origin(request) and site is None:
+        return _error(403, "origin_not_allowed", "This site is not allowed to embed the chat.")
+    try:
+        identity = _identity(payload, site)
+    except IdentityRefused as e:
+        return _error(403, "identity_refused", str(e))
+    if identity is None and site is not None and site.require_verification:
+        return _error(403, "identity_required", "Please sign in on this site to chat with us.")
+    name = payload.get("name") if isinstance(payload.get("name"), str) else ""
+
+    if identity is not None:
+        customer = services.customer_identify(identity=identity)
+        visitor = Visitor(customer_id=customer.pk, verified=True)
+        token = customer_token_make(customer_id=customer.pk, verified=True)
+    else:
+        visitor = visitor_read(payload.get("token"))
+        if visitor is None or visitor.verified:
+            # A verified customer's token without that verification is a new visitor's page.
+            visitor = visitor_read(visitor_token_make())
+        token = visitor_token_renew(visitor, name=display_name_clean(name))
+        visitor = visitor_read(token)
+        customer = selectors.customer_of(visitor)
+        if customer is not None and name:
+            services.customer_rename(customer=customer, name=name)
+    return JsonResponse({"token": token, "session": session_key(visitor), **_chat_state(customer)})
+
+
+def _chat_state(customer: Customer | None) -> dict:
+    """The history the page starts from, its catch-up cursor and the conversation's state."""
+    if customer is None:
+        return {"customer": None, "history": [], "cursor": None, "state": None}
+    messages = selectors.customer_messages(customer=customer)
+    conversation = selectors.conversation_open_for(customer=customer)
+    return {
+        "customer": {"name": customer.name, "verified": customer.verified},
+        "history": [broadcast.message_payload(m) for m in messages],
+        # The page holds every message of its conversations: catch up from the last.
+        "cursor": {"conversation": messages[-1].conversation_id, "seq": messages[-1].seq} if messages else None,
+        "state": broadcast.conversation_payload(
+            conversation, queue_position=selectors.queue_position(conversation=conversation)
+        )
+        if conversation
+        else None,
+    }
+
+
+def _visitor_from_header(request: HttpRequest) -> Visitor | None:
+    """The endpoints take the token from a header that browsers never send on their
+    own, which is what makes them safe without a CSRF token in a third-party frame."""
+    return visitor_read(request.META.get(TOKEN_HEADER))
 
 
 def _forbidden() -> JsonResponse:
-    return JsonResponse({"error": {"code": "forbidden", "message": "Your chat session is not valid."}}, status=403)
+    return _error(403, "forbidden", "Your chat session is not valid or has expired. Reload the page.")
 
 
 @csrf_exempt
 @require_POST
 def chat_send(request: HttpRequest) -> JsonResponse:
-    customer = _customer_from_header(request)
-    if customer is None:
+    visitor = _visitor_from_header(request)
+    if visitor is None:
         return _forbidden()
-    try:
-        payload = json.loads(request.body or b"{}")
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
-        return JsonResponse({"error": {"code": "bad_request", "message": "Send a JSON object."}}, status=400)
+    payload = _json_body(request, limit=4 * settings.BATON_MAX_MESSAGE_CHARS + 1000)
+    if payload is None:
+        return _error(400, "bad_request", "Send a JSON object.")
+    customer = selectors.customer_of(visitor)
+    if customer is None and visitor.customer_id is not None:
+        return _forbidden()  # the customer was erased
     if payload.get("handoff") is True:
+        customer = customer or services.customer_for_visitor(visitor=visitor)
         conversation = services.customer_request_handoff(customer=customer)
         return JsonResponse({"conversation": broadcast.conversation_payload(conversation)})
     try:
+        # Checked before the visitor's first message makes their customer row.
+        services.message_body_clean(payload.get("body"))
+        customer = customer or services.customer_for_visitor(visitor=visitor)
         message = services.message_post_from_customer(
             customer=customer, body=payload.get("body"), client_id=payload.get("client_id")
         )
     except ValidationError as e:
-        return JsonResponse({"error": {"code": e.code, "message": e.messages[0]}}, status=400)
+        return _error(400, e.code, e.messages[0])
     # The same answer for a message sent again (same client id): the one stored.
     return JsonResponse({"message": broadcast.message_payload(message)}, status=201)
 
@@ -120,14 +192,19 @@ def chat_send(request: HttpRequest) -> JsonResponse:
 def chat_history(request: HttpRequest) -> JsonResponse:
     """Catch-up over HTTP, for clients whose websocket is unavailable: as the
     socket's ``sync``, the messages after the cursor, the state, and the cursor."""
-    customer = _customer_from_header(request)
-    if customer is None:
+    visitor = _visitor_from_header(request)
+    if visitor is None:
         return _forbidden()
     try:
         conversation_id = int(request.GET.get("conversation", "0"))
         after_seq = int(request.GET.get("after_seq", "0"))
     except ValueError:
-        return JsonResponse({"error": {"code": "bad_request", "message": "Bad cursor."}}, status=400)
+        return _error(400, "bad_request", "Bad cursor.")
+    if not (0 <= conversation_id < 2**62 and 0 <= after_seq < 2**31):
+        return _error(400, "bad_request", "Bad cursor.")
+    customer = selectors.customer_of(visitor)
+    if customer is None:
+        return JsonResponse({"messages": [], "conversation": None, "cursor": {"conversation": 0, "seq": 0}})
     catch_up = selectors.customer_catch_up(customer=customer, conversation_id=conversation_id, after_seq=after_seq)
     conversation = catch_up.conversation
     return JsonResponse(

@@ -1,11 +1,12 @@
 import { fetchJson, liveSocket, MessageList, PendingSends, retryable, showConnection, showError } from "./live.js";
 
+// The page is a shell: the session (token, history, state) comes from /chat/session/,
+// with the token kept where the customer's page keeps it (docs/security.md):
+// - embedded by the loader (embed.js): in the embedding site's own localStorage,
+//   handed over with postMessage, only by a parent page of an allowed origin;
+// - otherwise: in this origin's localStorage.
 const root = document.getElementById("chat");
-const token = root.dataset.token;
-const list = new MessageList(document.getElementById("messages"), {
-  ownLabel: "You",
-  cursor: JSON.parse(document.getElementById("cursor").textContent),
-});
+const config = JSON.parse(document.getElementById("chat-config").textContent);
 const statusEl = document.getElementById("chat-status");
 const typing = document.getElementById("typing");
 const form = document.getElementById("composer");
@@ -13,7 +14,58 @@ const textarea = document.getElementById("body");
 const errorEl = document.getElementById("chat-error");
 const maxChars = Number(root.dataset.maxChars);
 const talkButton = document.getElementById("talk-to-person");
-let state = JSON.parse(document.getElementById("state").textContent);
+const OWN_KEY = "baton.session";
+const embedded = config.loader && window.parent !== window;
+
+function fromParent() {
+  return new Promise((resolve) => {
+    window.addEventListener("message", function listen(e) {
+      if (e.source !== window.parent || e.data?.type !== "baton:session") return;
+      window.removeEventListener("message", listen);
+      resolve({ origin: e.origin, token: e.data.token, identity: e.data.identity, name: e.data.name });
+    });
+    // Nothing secret in this: it asks the loader for the session it keeps.
+    window.parent.postMessage({ type: "baton:ready" }, "*");
+  });
+}
+
+function fromHere() {
+  let token = "";
+  try { token = localStorage.getItem(OWN_KEY) || ""; } catch { /* storage blocked: a new session */ }
+  const name = new URLSearchParams(location.search).get("name") || "";
+  return { origin: location.origin, token, identity: null, name };
+}
+
+function keep(origin, token) {
+  if (embedded) window.parent.postMessage({ type: "baton:token", token }, origin);
+  else try { localStorage.setItem(OWN_KEY, token); } catch { /* this page's session only */ }
+}
+
+async function openSession() {
+  const asked = embedded ? await fromParent() : fromHere();
+  if (embedded && asked.origin !== location.origin && !config.origins.includes(asked.origin)) {
+    throw new Error("This site is not allowed to embed the chat.");
+  }
+  const session = await fetchJson(root.dataset.sessionUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(asked),
+  });
+  keep(asked.origin, session.token);
+  return session;
+}
+
+let session;
+try {
+  session = await openSession();
+} catch (error) {
+  showError(errorEl, error.message);
+  statusEl.textContent = "The chat is unavailable here.";
+  throw error;
+}
+const token = session.token;
+const list = new MessageList(document.getElementById("messages"), { ownLabel: "You", cursor: session.cursor });
+let state = session.state;
 let fallbackTimer = null;
 let syncing = false;
 let syncAgain = false;
@@ -91,7 +143,7 @@ async function post(payload) {
   });
 }
 
-const pending = new PendingSends(`baton.chat.pending.${token.slice(-16)}`, {
+const pending = new PendingSends(`baton.chat.pending.${session.session}`, {
   sendFrame: (frame) => socket?.send(frame) ?? false,
   async post(item) {
     if (item.type === "handoff") {
@@ -114,12 +166,15 @@ const pending = new PendingSends(`baton.chat.pending.${token.slice(-16)}`, {
 });
 
 // The page's own history, and what it shows of an earlier page's unsent messages.
-for (const m of JSON.parse(document.getElementById("history").textContent)) {
+for (const m of session.history) {
   if (m.client_id) pending.settle(m.client_id);
   list.add(m);
 }
 
-const socket = liveSocket(`${root.dataset.ws}?token=${encodeURIComponent(token)}`, {
+// The token goes in a subprotocol: a websocket URL ends up in access logs.
+const tokenHex = [...new TextEncoder().encode(token)].map((b) => b.toString(16).padStart(2, "0")).join("");
+const socket = liveSocket(root.dataset.ws, {
+  protocols: ["baton", `baton.token.${tokenHex}`],
   onOpen() {
     stopFallback();
     syncing = false;

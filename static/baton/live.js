@@ -11,7 +11,7 @@
 const CLOSE_FORBIDDEN = 4403;
 const CLOSE_NOT_FOUND = 4404;
 
-export function liveSocket(path, { onOpen, onEvent, onDown, onState }) {
+export function liveSocket(path, { onOpen, onEvent, onDown, onState, protocols = undefined }) {
   let socket = null;
   let delay = 500;
   let stopped = false;
@@ -19,7 +19,7 @@ export function liveSocket(path, { onOpen, onEvent, onDown, onState }) {
 
   function open() {
     try {
-      socket = new WebSocket(`${scheme}//${location.host}${path}`);
+      socket = new WebSocket(`${scheme}//${location.host}${path}`, protocols);
     } catch {
       // No websockets here (an old proxy, a locked-down browser): the page's HTTP fallback takes over.
       socket = null;

@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from conversations import consumers, services, signals
-from conversations.identity import customer_token_make
-from conversations.models import Conversation, Message
+from conversations.identity import customer_token_make, token_subprotocol, visitor_token_make
+from conversations.models import Conversation, Customer, Message
 from helpdesk.asgi import application
 from knowledge.services import EntryData, entries_upsert
 from tests.factories import ConversationFactory, CustomerFactory, UserFactory
@@ -30,8 +30,13 @@ def _roundtrip(event):
 
 
 async def _customer_socket(token, *, origin=ORIGIN):
-    path = f"/ws/chat/?token={token}" if token else "/ws/chat/"
-    communicator = WebsocketCommunicator(application, path, headers=[origin, (b"host", b"localhost")])
+    """As the widget opens it: the token in a subprotocol, never in the URL."""
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[origin, (b"host", b"localhost")],
+        subprotocols=["baton", token_subprotocol(token)] if token else ["baton"],
+    )
     connected, code = await communicator.connect()
     return communicator, connected, code
 
@@ -423,3 +428,72 @@ async def test_logging_out_closes_that_sessions_sockets_and_only_those():
     event = await _receive_until(other_device, lambda e: e["type"] == "conversation.changed")
     assert event["event"] == "handed_off"
     await other_device.disconnect()
+
+
+async def test_the_token_in_the_url_is_not_accepted_any_more():
+    customer = await sync_to_async(CustomerFactory)()
+    token = customer_token_make(customer_id=customer.pk)
+    communicator = WebsocketCommunicator(
+        application, f"/ws/chat/?token={token}", headers=[ORIGIN, (b"host", b"localhost")]
+    )
+    connected, code = await communicator.connect()
+    assert not connected and code == 4403
+
+
+async def test_the_socket_answers_with_the_baton_subprotocol_only():
+    customer = await sync_to_async(CustomerFactory)()
+    communicator, connected, subprotocol = await _customer_socket(customer_token_make(customer_id=customer.pk))
+    # Not the token's: the server's answer would carry it into its response headers.
+    assert connected and subprotocol == "baton"
+    await communicator.disconnect()
+
+
+async def test_a_visitors_first_message_makes_their_customer_and_they_hear_the_bots_answer():
+    await sync_to_async(entries_upsert)(
+        entries=[EntryData(external_id="pw", title="Forgot password", body="Use the reset link on the login page.")]
+    )
+    token = visitor_token_make()
+    communicator, connected, _ = await _customer_socket(token)
+    assert connected
+    assert await sync_to_async(Customer.objects.count)() == 0  # a socket opened writes nothing
+    await communicator.send_json_to({"type": "message", "body": "How do I reset my password?", "client_id": "f1"})
+    ack = await _receive_until(communicator, lambda e: e["type"] == "message.ack")
+    # The bot's answer may be stored before the socket joined the customer's group:
+    # the socket asks the page to catch up, and the catch-up has it.
+    await _receive_until(communicator, lambda e: e["type"] == "resync")
+    await communicator.send_json_to(
+        {"type": "sync", "conversation": ack["message"]["conversation"], "after_seq": ack["message"]["seq"]}
+    )
+    answer = await _receive_until(
+        communicator, lambda e: e["type"] == "conversation.message" and e["message"]["sender"] == "bot"
+    )
+    assert answer["message"]["seq"] == ack["message"]["seq"] + 1
+    assert await sync_to_async(Customer.objects.count)() == 1
+    # The same visitor's second socket is the same customer, not a new one.
+    second, connected, _ = await _customer_socket(token)
+    await second.send_json_to({"type": "message", "body": "thanks", "client_id": "f2"})
+    await _receive_until(second, lambda e: e["type"] == "message.ack")
+    assert await sync_to_async(Customer.objects.count)() == 1
+    await communicator.disconnect()
+    await second.disconnect()
+
+
+async def test_a_refused_first_message_makes_no_customer():
+    communicator, connected, _ = await _customer_socket(visitor_token_make())
+    assert connected
+    await communicator.send_json_to({"type": "message", "body": "   ", "client_id": "e1"})
+    error = await _receive_until(communicator, lambda e: e["type"] == "error")
+    assert error["code"] == "empty" and error["client_id"] == "e1"
+    await communicator.send_json_to({"type": "sync", "conversation": 0, "after_seq": 0})
+    done = await _receive_until(communicator, lambda e: e["type"] == "sync.done")
+    assert (done["conversation"], done["seq"]) == (0, 0)
+    assert not await sync_to_async(Customer.objects.exists)()
+    await communicator.disconnect()
+
+
+async def test_an_erased_customers_token_is_refused():
+    customer = await sync_to_async(CustomerFactory)()
+    token = customer_token_make(customer_id=customer.pk)
+    await sync_to_async(customer.delete)()
+    _communicator, connected, code = await _customer_socket(token)
+    assert not connected and code == 4403

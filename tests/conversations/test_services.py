@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations import services
+from conversations.identity import Identity
 from conversations.models import Conversation, Message
 from tests.factories import ConversationFactory
 
@@ -255,7 +256,7 @@ def test_a_message_postgresql_could_not_store_is_refused_clearly(customer, body)
 )
 def test_a_display_name_keeps_only_what_reads_as_it_is(db, given, shown):
     assert services.customer_create(name=given).name == shown
-    assert services.customer_for_embed(external_id="site-1", name=given).name == shown
+    assert services.customer_identify(identity=Identity(external_id="site-1", name=given)).name == shown
 
 
 def test_a_display_name_is_cut_at_200_characters(db):

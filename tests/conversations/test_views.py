@@ -1,13 +1,18 @@
 import json
+import time
+from datetime import timedelta
 
+import jwt
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 
 from conversations import services
 from conversations.identity import customer_token_make, embed_user_hash
-from conversations.models import Conversation, Customer, Message
+from conversations.models import Conversation, Customer, EmbedSite, Message
 from tests.factories import ConversationFactory
+from tests.sessions import session_open
 
 pytestmark = pytest.mark.django_db
 
@@ -21,45 +26,153 @@ def _send(client, token, payload, *, raw=None):
     )
 
 
-def test_chat_page_starts_an_anonymous_customer_with_an_http_only_cookie(client, settings):
-    response = client.get(reverse("chat"))
+def test_chat_page_writes_nothing_and_sets_no_cookie(client):
+    for _ in range(3):  # a crawler, a prefetch, an embed that is never opened
+        response = client.get(reverse("chat"))
+        assert response.status_code == 200
+    assert not response.cookies
+    assert not Customer.objects.exists()
+
+
+def test_a_session_without_a_token_is_a_new_visitor_with_no_row_until_they_write():
+    response = session_open()
     assert response.status_code == 200
-    cookie = response.cookies[settings.BATON_CUSTOMER_COOKIE]
-    assert cookie["httponly"]
+    data = response.json()
+    assert data["history"] == [] and data["state"] is None and data["customer"] is None
+    assert not Customer.objects.exists()
+    again = session_open(token=data["token"]).json()
+    assert again["session"] == data["session"]  # the same visitor, re-issued
+    assert _send(Client(), again["token"], {"body": "first words"}).status_code == 201
     assert Customer.objects.count() == 1
-    # Reloading keeps the same customer.
-    client.get(reverse("chat"))
+    resumed = session_open(token=data["token"]).json()
+    assert [m["body"] for m in resumed["history"]] == ["first words"]
     assert Customer.objects.count() == 1
 
 
-def test_chat_page_can_be_framed_but_the_inbox_cannot(client, agent_client):
-    assert "X-Frame-Options" not in client.get(reverse("chat"))
-    assert agent_client.get(reverse("inbox"))["X-Frame-Options"] == "DENY"
+def test_a_session_token_expires_after_the_idle_days_and_renews_while_used(settings):
+    settings.BATON_SESSION_DAYS = 30
+    with time_machine.travel("2026-01-01 12:00Z", tick=False) as traveller:
+        token = session_open().json()["token"]
+        _send(Client(), token, {"body": "hello"})
+        traveller.shift(timedelta(days=29))
+        renewed = session_open(token=token).json()  # used: renewed for 30 more days
+        assert renewed["history"]
+        traveller.shift(timedelta(days=29))
+        assert session_open(token=renewed["token"]).json()["history"]
+        assert _send(Client(), token, {"body": "stale"}).status_code == 403  # 58 days old
+        traveller.shift(timedelta(days=31))
+        expired = session_open(token=renewed["token"]).json()
+        assert expired["history"] == [] and expired["session"] != renewed["session"]
 
 
-def test_chat_page_shows_history_escaped(customer, customer_client):
-    services.message_post_from_customer(customer=customer, body="<script>alert(1)</script>")
-    html = customer_client.get(reverse("chat")).content.decode()
-    assert "<script>alert(1)</script>" not in html
-    assert "\\u003Cscript\\u003Ealert(1)\\u003C/script\\u003E" in html
-
-
-def test_a_forged_cookie_starts_a_new_customer_and_shows_nothing_of_the_old(customer, client, settings):
+@pytest.mark.parametrize("tamper", [lambda t: t[:-3] + "abc", lambda t: t + "x", lambda t: "x" + t])
+def test_a_tampered_token_is_a_new_visitor_and_shows_nothing_of_the_old(customer, tamper):
     services.message_post_from_customer(customer=customer, body="private details")
-    client.cookies[settings.BATON_CUSTOMER_COOKIE] = customer_token_make(customer_id=customer.pk) + "x"
-    html = client.get(reverse("chat")).content.decode()
-    assert "private details" not in html
-    assert Customer.objects.count() == 2
+    data = session_open(token=tamper(customer_token_make(customer_id=customer.pk))).json()
+    assert data["history"] == [] and "private details" not in json.dumps(data)
 
 
-def test_embed_user_id_is_used_only_with_a_valid_hash(client, settings):
+def test_a_session_from_an_origin_that_may_not_embed_is_refused(customer):
+    EmbedSite.objects.create(name="Acme", origin="https://acme.example")
+    assert session_open(origin="https://acme.example").status_code == 200
+    for origin in ("https://evil.example", "https://acme.example.evil.example", None, 7):
+        response = session_open(origin=origin, token=customer_token_make(customer_id=customer.pk))
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "origin_not_allowed"
+
+
+def _jwt(secret, **claims):
+    claims.setdefault("exp", int(time.time()) + 600)
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+@pytest.fixture
+def site(db):
+    return EmbedSite.objects.create(name="Acme", origin="https://acme.example")
+
+
+def test_a_jwt_of_the_sites_secret_makes_a_verified_customer(site):
+    token = _jwt(site.identity_secret, sub="u-1", name="Sam Site", email="sam@acme.example", traits={"segment": "vip"})
+    response = session_open(origin=site.origin, identity={"jwt": token}, name="Mallory")
+    assert response.status_code == 200
+    assert response.json()["customer"] == {"name": "Sam Site", "verified": True}
+    customer = Customer.objects.get(external_id="u-1")
+    assert (customer.verified, customer.email, customer.segment) == (True, "sam@acme.example", "vip")
+    # The visitor's own page cannot rename a verified customer.
+    session_open(origin=site.origin, token=response.json()["token"], identity={"jwt": token}, name="Mallory")
+    customer.refresh_from_db()
+    assert customer.name == "Sam Site"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda s: _jwt("another-sites-secret-of-32-bytes-or-more", sub="u-1"),
+        lambda s: _jwt(s.identity_secret, sub="u-1", exp=int(time.time()) - 3600),  # expired
+        lambda s: jwt.encode({"sub": "u-1"}, s.identity_secret, algorithm="HS256"),  # no exp
+        lambda s: _jwt(s.identity_secret),  # no sub
+        lambda s: _jwt(s.identity_secret, sub=""),
+        lambda s: jwt.encode({"sub": "u-1", "exp": int(time.time()) + 60}, None, algorithm="none"),
+        lambda s: _jwt(s.identity_secret, sub="u-1")[:-2] + "AA",  # tampered signature
+        lambda s: "not.a.jwt",
+        lambda s: 12,
+    ],
+)
+def test_an_identity_that_does_not_verify_is_refused_with_a_reason(site, make):
+    response = session_open(origin=site.origin, identity={"jwt": make(site)})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "identity_refused"
+    assert not Customer.objects.exists()
+
+
+def test_a_site_that_requires_verification_refuses_anonymous_visitors(site):
+    site.require_verification = True
+    site.save()
+    response = session_open(origin=site.origin)
+    assert response.status_code == 403 and response.json()["error"]["code"] == "identity_required"
+    assert session_open(origin=site.origin, identity={"jwt": _jwt(site.identity_secret, sub="u-2")}).status_code == 200
+
+
+def test_a_verified_customers_token_without_the_verification_is_a_new_visitor(site):
+    """The next person at the same browser, signed out of the site, must not see it."""
+    first = session_open(origin=site.origin, identity={"jwt": _jwt(site.identity_secret, sub="u-1")}).json()
+    _send(Client(), first["token"], {"body": "my account number is 42"})
+    later = session_open(origin=site.origin, token=first["token"]).json()
+    assert later["history"] == [] and later["customer"] is None and later["session"] != first["session"]
+
+
+def test_a_jwt_is_refused_on_baton_own_origin():
+    response = session_open(identity={"jwt": _jwt("whatever-secret-of-32-bytes-or-more", sub="u-1")})
+    assert response.status_code == 403 and response.json()["error"]["code"] == "identity_refused"
+
+
+def test_legacy_user_hash_verifies_only_with_a_valid_hash(settings):
     settings.BATON_EMBED_SECRET = "s3cret"
-    good = embed_user_hash("site-42")
-    client.get(reverse("chat"), {"user_id": "site-42", "name": "Sam", "user_hash": good})
-    assert Customer.objects.filter(external_id="site-42", name="Sam").exists()
-    other = Client()
-    other.get(reverse("chat"), {"user_id": "site-43", "user_hash": good})
+    good = {"user_id": "site-42", "name": "Sam", "user_hash": embed_user_hash("site-42")}
+    assert session_open(identity=good).status_code == 200
+    assert Customer.objects.filter(external_id="site-42", name="Sam", verified=True).exists()
+    forged = {"user_id": "site-43", "user_hash": embed_user_hash("site-42")}
+    assert session_open(identity=forged).status_code == 403
     assert not Customer.objects.filter(external_id="site-43").exists()
+
+
+def test_an_unverified_name_is_stored_as_unverified_on_the_first_message():
+    token = session_open(name="Eve\u202e the CEO").json()["token"]
+    _send(Client(), token, {"body": "hi"})
+    customer = Customer.objects.get()
+    assert (customer.name, customer.verified) == ("Eve the CEO", False)
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[]", "x" * 20_000])
+def test_a_malformed_session_request_is_a_clear_400(raw):
+    response = Client().post(reverse("chat-session"), data=raw, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request"
+
+
+def test_a_visitors_refused_first_message_makes_no_customer():
+    token = session_open().json()["token"]
+    assert _send(Client(), token, {"body": " "}).status_code == 400
+    assert not Customer.objects.exists()
 
 
 def test_send_fallback_stores_the_message(customer, customer_token):
@@ -180,7 +293,8 @@ def test_the_list_shows_what_the_customer_last_said(agent_client, customer):
     assert [c.last_body for c in response.context["conversations"]] == ["my invoice is wrong"]
 
 
-def test_a_name_with_a_nul_byte_opens_the_chat_without_it(client):
-    response = client.get(reverse("chat"), {"name": "a\x00b"})
+def test_a_name_with_a_nul_byte_opens_the_chat_without_it():
+    response = session_open(name="a\x00b")
     assert response.status_code == 200
+    assert _send(Client(), response.json()["token"], {"body": "hi"}).status_code == 201
     assert Customer.objects.get().name == "ab"

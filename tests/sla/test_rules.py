@@ -5,11 +5,12 @@ import json
 import pytest
 
 from conversations import services as conversation_services
-from conversations.identity import embed_user_hash
+from conversations.identity import embed_traits_hash, embed_user_hash
 from conversations.models import Conversation, Customer
 from knowledge.models import Entry
 from sla.models import PriorityRule, SLATimer
 from tests.factories import ConversationFactory, CustomerFactory, MessageFactory
+from tests.sessions import session_open
 from tests.sla.conftest import handoff
 
 pytestmark = pytest.mark.usefixtures("policy")
@@ -90,27 +91,35 @@ def test_the_category_of_the_bots_best_guess():
     assert conversation.priority == 2
 
 
-def _embed(client, traits: str, traits_hash: str):
-    client.get(
-        "/chat/",
-        {"user_id": "site-7", "user_hash": embed_user_hash("site-7"), "traits": traits, "traits_hash": traits_hash},
-    )
+def _embed(traits: str, traits_hash: str):
+    identity = {
+        "user_id": "site-7",
+        "user_hash": embed_user_hash("site-7"),
+        "traits": traits,
+        "traits_hash": traits_hash,
+    }
+    assert session_open(identity=identity).status_code == 200
     return Customer.objects.get(external_id="site-7")
 
 
-def test_a_segment_the_embedding_site_signed_makes_its_vip_urgent(client, settings):
+def test_a_segment_the_embedding_site_signed_makes_its_vip_urgent(settings):
     settings.BATON_EMBED_SECRET = "s3cret"
     _rule("VIPs first", 1, segment="vip")
     traits = json.dumps({"segment": "vip", "language": "de", "plan": "enterprise"})
-    customer = _embed(client, traits, embed_user_hash(traits))
+    customer = _embed(traits, embed_traits_hash(external_id="site-7", traits=traits))
     assert (customer.segment, customer.language, customer.attributes) == ("vip", "de", {"plan": "enterprise"})
     assert handoff(customer=customer).priority == 1
 
 
-@pytest.mark.parametrize("forged", ["", "0" * 64, "signed-for-something-else"])
-def test_unsigned_or_forged_traits_are_ignored(client, settings, forged):
+@pytest.mark.parametrize("forged", ["", "0" * 64, "signed-for-another-user", "the-user-id-hash-of-the-traits"])
+def test_unsigned_or_forged_traits_are_ignored(settings, forged):
     settings.BATON_EMBED_SECRET = "s3cret"
     traits = json.dumps({"segment": "vip"})
-    hash_ = embed_user_hash(forged) if forged.startswith("signed") else forged
-    customer = _embed(client, traits, hash_)
+    hash_ = {
+        # Another user's valid signature of the same traits, replayed on this one.
+        "signed-for-another-user": embed_traits_hash(external_id="site-8", traits=traits),
+        # The traits text signed as if it were a user id (the old scheme shared one key).
+        "the-user-id-hash-of-the-traits": embed_user_hash(traits),
+    }.get(forged, forged)
+    customer = _embed(traits, hash_)
     assert (customer.segment, customer.attributes) == ("", {})
