@@ -2,8 +2,10 @@
 on the configured channel layer: in-memory embedded, Redis with REDIS_URL."""
 
 import json
+from datetime import timedelta
 
 import pytest
+import time_machine
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -497,3 +499,23 @@ async def test_an_erased_customers_token_is_refused():
     await sync_to_async(customer.delete)()
     _communicator, connected, code = await _customer_socket(token)
     assert not connected and code == 4403
+
+
+async def test_an_expired_token_is_refused_on_the_socket(settings):
+    settings.BATON_SESSION_DAYS = 30
+    customer = await sync_to_async(CustomerFactory)()
+    with time_machine.travel("2026-01-01 12:00Z", tick=False) as traveller:
+        token = customer_token_make(customer_id=customer.pk)
+        traveller.shift(timedelta(days=30, seconds=1))
+        _communicator, connected, code = await _customer_socket(token)
+    assert not connected and code == 4403
+
+
+async def test_a_visitor_without_a_customer_learns_nothing_of_anothers_conversation():
+    theirs = await sync_to_async(CustomerFactory)()
+    secret = await sync_to_async(services.message_post_from_customer)(customer=theirs, body="my card number is 1234")
+    communicator, connected, _ = await _customer_socket(visitor_token_make())
+    assert connected
+    await communicator.send_json_to({"type": "sync", "conversation": secret.conversation_id, "after_seq": 0})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "sync.done", "conversation": 0, "seq": 0}
+    await communicator.disconnect()
