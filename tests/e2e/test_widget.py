@@ -121,12 +121,20 @@ def test_the_embedded_chat_keeps_its_customer_across_reloads_and_pages_of_anothe
     context.close()
 
 
-def test_a_site_that_may_not_embed_gets_no_session(live_url, browser, host_site):
+def test_a_site_that_may_not_embed_cannot_frame_the_chat(live_url, browser, host_site):
+    EmbedSite.objects.create(name="Someone else", origin="https://allowed.example")
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{host_site.origin}/")  # no EmbedSite for this origin
-    page.get_by_role("button", name="Chat with us").click()
-    expect(_chat(page).locator("#chat-error")).to_contain_text("not allowed to embed", timeout=10_000)
+    with (
+        page.expect_console_message(lambda m: "frame-ancestors" in m.text, timeout=10_000) as refused,
+        page.expect_response(lambda r: "/chat/?embed=1" in r.url) as chat_page,
+    ):
+        page.get_by_role("button", name="Chat with us").click()
+    policy = chat_page.value.headers["content-security-policy"]
+    assert "frame-ancestors 'self' https://allowed.example" in policy and host_site.origin not in policy
+    assert "violates" in refused.value.text and "frame-ancestors" in refused.value.text
+    expect(_chat(page).locator("#chat")).to_have_count(0)
     assert page.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('baton.session:')).length") == 0
     assert not Customer.objects.exists()
     context.close()

@@ -75,8 +75,8 @@ def test_html_pages_json_endpoints_static_files_and_admin_all_carry_the_headers(
 
 
 @pytest.mark.django_db
-def test_the_chat_page_has_the_strict_policy_too(customer_client):
-    directives = _directives(customer_client.get(reverse("chat")))
+def test_the_chat_page_has_the_strict_policy_too(client):
+    directives = _directives(client.get(reverse("chat")))
     assert {k: v for k, v in directives.items() if k != "frame-ancestors"} == {
         k: v for k, v in STRICT.items() if k != "frame-ancestors"
     }
