@@ -244,6 +244,10 @@ class CustomerChatConsumer(_EventsConsumer):
             return
         await self.join_and_accept([broadcast.customer_group(self.customer.pk)])
 
+    async def customer_erased(self, event):
+        """The customer's data was erased (privacy): this page is done; a new one starts afresh."""
+        await self.close(code=CLOSE_FORBIDDEN)
+
     async def on_message(self, content):
         await self.post_message(
             content,
