@@ -68,7 +68,8 @@ class Command(BaseCommand):
             raise CommandError("BATON_PRODUCTION=1: demo data (with its demo admin) is never loaded in production.")
         if get_user_model().objects.exists() or Entry.objects.exists():
             self.stdout.write(
-                "The database has users or knowledge already: demo data is only loaded into an empty one."
+                "The database has users or knowledge already: demo data is only loaded into an empty one"
+                " (its sign-ins were shown then; `manage.py changepassword USER` sets a new password)."
             )
             return
         self.stdout.write("Importing the demo knowledge base (embedding every entry once)...")
