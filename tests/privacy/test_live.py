@@ -25,8 +25,12 @@ async def test_the_erased_customers_socket_closes():
     customer = await sync_to_async(CustomerFactory)(name="Zelda Quux")
     await sync_to_async(ConversationFactory)(customer=customer)
     token = customer_token_make(customer_id=customer.pk)
+    # The widget's cookie (the page's own way in: no token in the URL).
+    cookie = f"{settings.BATON_CUSTOMER_COOKIE}={token}".encode()
     communicator = WebsocketCommunicator(
-        application, f"/ws/chat/?token={token}", headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")]
+        application,
+        "/ws/chat/",
+        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie)],
     )
     connected, _ = await communicator.connect()
     assert connected
