@@ -266,6 +266,10 @@ class CustomerChatConsumer(_EventsConsumer):
         self.joined = (*self.joined, group)
         await self.resync()
 
+    async def customer_erased(self, event):
+        """The customer's data was erased (privacy): this page is done; a new one starts afresh."""
+        await self.close(code=CLOSE_FORBIDDEN)
+
     async def on_message(self, content):
         had_customer = self.customer is not None
 

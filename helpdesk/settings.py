@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "routing",
     "sla",
     "analytics",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -232,6 +233,8 @@ BATON_SLA_BREACH_EMAIL = envbool("BATON_SLA_BREACH_EMAIL", False)
 # routing settings; helpdesk/config.py): a change in admin reaches other processes
 # within this time. 0: read it every time.
 BATON_CONFIG_CACHE_S = envint("BATON_CONFIG_CACHE_S", 5, minimum=0)
+# Resolved conversations older than this many days are deleted daily (privacy/tasks.py); 0 keeps them.
+BATON_RETENTION_DAYS = envint("BATON_RETENTION_DAYS", 0, minimum=0)
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "baton@localhost")
 
