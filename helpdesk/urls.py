@@ -10,7 +10,9 @@ urlpatterns = [
     # For the team (links, the embed snippet); the public reaches only the chat and the login.
     path("", login_required(TemplateView.as_view(template_name="home.html")), name="home"),
     # Browsers ask every page's site for /favicon.ico, the admin's pages too.
-    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("baton/favicon.svg"), permanent=True)),
+    path(
+        "favicon.ico", RedirectView.as_view(url=lazy(static, str)("baton/favicon.svg"), permanent=True), name="favicon"
+    ),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -43,6 +43,8 @@ def customer_export(*, customer: Customer) -> dict:
             "id": customer.pk,
             "external_id": customer.external_id,
             "name": customer.name,
+            "email": customer.email,
+            "verified": customer.verified,
             "segment": customer.segment,
             "language": customer.language,
             "attributes": customer.attributes,

@@ -27,7 +27,17 @@ from conversations.ws_urls import websocket_urlpatterns
 from helpdesk.asgi import application
 from tests.factories import ConversationFactory
 
-PUBLIC = {"chat", "chat-send", "chat-history", "login", "logout", "admin:login", "admin:logout"}
+PUBLIC = {
+    "chat",
+    "chat-session",
+    "chat-send",
+    "chat-history",
+    "favicon",
+    "login",
+    "logout",
+    "admin:login",
+    "admin:logout",
+}
 # Signed-in agents; everything under the admin is staff-only unless listed in PUBLIC.
 AGENT = {
     "home",

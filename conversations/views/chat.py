@@ -120,12 +120,13 @@ def chat_session(request: HttpRequest) -> JsonResponse:
         token = customer_token_make(customer_id=customer.pk, verified=True)
     else:
         visitor = visitor_read(payload.get("token"))
-        if visitor is None or visitor.verified:
-            # A verified customer's token without that verification is a new visitor's page.
-            visitor = visitor_read(visitor_token_make())
+        customer = selectors.customer_of(visitor) if visitor else None
+        # A verified customer's token without that verification is a new visitor's
+        # page, as is the token of a customer who was erased.
+        if visitor is None or visitor.verified or (customer is None and visitor.customer_id is not None):
+            visitor, customer = visitor_read(visitor_token_make()), None
         token = visitor_token_renew(visitor, name=display_name_clean(name))
         visitor = visitor_read(token)
-        customer = selectors.customer_of(visitor)
         if customer is not None and name:
             services.customer_rename(customer=customer, name=name)
     return JsonResponse({"token": token, "session": session_key(visitor), **_chat_state(customer)})

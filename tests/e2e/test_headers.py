@@ -5,6 +5,7 @@ Each persona walks its pages while the browser records every policy violation
 and every response of ours that came without the policy: all must stay empty.
 """
 
+import re
 import threading
 from urllib.parse import urlsplit
 
@@ -116,8 +117,8 @@ def test_the_recorder_sees_an_inline_style_and_an_inline_script_being_blocked(li
 def test_anonymous_pages_and_the_customer_chat_with_its_websocket(live_url, browser):
     kb_import_jsonl(path=DEMO_KB)
     watch = Watch(browser, live_url)
-    watch.goto("/")
-    expect(watch.page.locator("pre.snippet").first).to_be_visible()
+    watch.goto("/")  # the home page is the team's: to the login
+    expect(watch.page).to_have_url(re.compile(r"/login/\?next=/$"))
     watch.assert_clean()
     watch.goto("/login/")
     expect(watch.page.get_by_label("Username")).to_be_visible()

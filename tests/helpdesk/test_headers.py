@@ -58,7 +58,7 @@ def test_html_pages_json_endpoints_static_files_and_admin_all_carry_the_headers(
     admin.force_login(admin_user)
     responses = [
         Client().get(reverse("login")),
-        Client().get(reverse("home")),
+        agent_client.get(reverse("home")),
         agent_client.get(reverse("inbox")),
         agent_client.get(reverse("notifications"), HTTP_ACCEPT="application/json"),
         agent_client.get(reverse("routing-board"), HTTP_ACCEPT="application/json"),

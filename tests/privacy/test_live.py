@@ -3,15 +3,15 @@
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.db import transaction
 from django.test import Client
 
-from conversations.identity import customer_token_make
+from conversations.identity import customer_token_make, token_subprotocol
 from conversations.models import Customer
 from helpdesk.asgi import application
 from privacy import services
 from tests.factories import ConversationFactory, CustomerFactory
+from tests.sessions import session_open
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,12 +25,11 @@ async def test_the_erased_customers_socket_closes():
     customer = await sync_to_async(CustomerFactory)(name="Zelda Quux")
     await sync_to_async(ConversationFactory)(customer=customer)
     token = customer_token_make(customer_id=customer.pk)
-    # The widget's cookie (the page's own way in: no token in the URL).
-    cookie = f"{settings.BATON_CUSTOMER_COOKIE}={token}".encode()
     communicator = WebsocketCommunicator(
         application,
         "/ws/chat/",
-        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie)],
+        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")],
+        subprotocols=["baton", token_subprotocol(token)],
     )
     connected, _ = await communicator.connect()
     assert connected
@@ -42,9 +41,17 @@ async def test_the_erased_customers_socket_closes():
 def test_the_erased_customers_next_page_is_a_new_customer():
     customer = CustomerFactory(name="Zelda Quux")
     ConversationFactory(customer=customer)
-    client = Client()
-    client.cookies[settings.BATON_CUSTOMER_COOKIE] = customer_token_make(customer_id=customer.pk)
+    token = customer_token_make(customer_id=customer.pk)
     _erase(customer)
-    assert client.get("/chat/").status_code == 200
-    fresh = Customer.objects.exclude(conversations__isnull=False).get()
-    assert fresh.pk != customer.pk
+    # The session opens afresh, with nothing of the erased customer's.
+    data = session_open(token=token).json()
+    assert data["history"] == [] and data["customer"] is None
+    assert _send_first(data["token"]).status_code == 201
+    fresh = Customer.objects.get(visitor_key__gt="")
+    assert fresh.pk != customer.pk and fresh.name == ""
+
+
+def _send_first(token):
+    return Client().post(
+        "/chat/send/", data={"body": "hello again"}, content_type="application/json", headers={"X-Baton-Token": token}
+    )

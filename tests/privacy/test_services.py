@@ -12,6 +12,7 @@ from django.utils import timezone
 from analytics import services as analytics_services
 from analytics.models import HandoffQuestion
 from conversations import services as conversation_services
+from conversations.identity import Identity
 from conversations.models import Conversation, Customer, Message
 from knowledge import services as knowledge_services
 from knowledge.models import Chunk, Entry, EvalCase
@@ -29,9 +30,13 @@ SECRETS = ["Zelda Quux", "site-user-4711", "zelda@example.org", "my card ending 
 def zelda(agent):
     """A customer from an embedding site, with traits, a handed-off question an agent
     taught the bot, and one the bot answered."""
-    customer = conversation_services.customer_for_embed(external_id="site-user-4711", name="Zelda Quux")
-    conversation_services.customer_traits_set(
-        customer=customer, traits={"segment": "vip", "language": "de", "email": "zelda@example.org"}
+    customer = conversation_services.customer_identify(
+        identity=Identity(
+            external_id="site-user-4711",
+            name="Zelda Quux",
+            email="zelda@example.org",
+            traits={"segment": "vip", "language": "de", "plan": "gold"},
+        )
     )
     conversation = ConversationFactory(customer=customer, pending=True, assigned_agent=agent)
     MessageFactory(conversation=conversation, seq=1, body="Refund for my card ending 9876?")
@@ -66,7 +71,8 @@ def _everything() -> str:
 def test_the_export_holds_what_the_customer_wrote_and_what_was_recorded(zelda):
     document = json.loads(json.dumps(selectors.customer_export(customer=zelda)))
     assert document["customer"]["external_id"] == "site-user-4711"
-    assert document["customer"]["attributes"] == {"email": "zelda@example.org"}
+    assert document["customer"]["attributes"] == {"plan": "gold"}
+    assert document["customer"]["email"] == "zelda@example.org"
     (conversation,) = document["conversations"]
     assert [m["body"] for m in conversation["messages"]] == [
         "Refund for my card ending 9876?",
@@ -99,7 +105,7 @@ def test_erasing_leaves_no_trace_of_the_customer_anywhere(zelda):
 
 def test_an_erased_customers_embed_id_can_start_afresh(zelda):
     services.customer_erase(customer=zelda)
-    again = conversation_services.customer_for_embed(external_id="site-user-4711", name="Zelda")
+    again = conversation_services.customer_identify(identity=Identity(external_id="site-user-4711", name="Zelda"))
     assert again.pk != zelda.pk and not again.conversations.exists()
     # Its first message opens a new conversation; the erased one stays with the stand-in.
     conversation_services.message_post_from_customer(customer=again, body="Hi again")
