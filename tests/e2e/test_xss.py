@@ -10,6 +10,7 @@ live messages), the analytics dashboard and breach list, and Django admin.
 """
 
 import threading
+import time
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -25,7 +26,7 @@ from analytics.models import HandoffQuestion
 from conversations import selectors, services
 from conversations.identity import customer_token_make
 from conversations.models import Conversation, Customer, Message
-from knowledge.models import Entry
+from knowledge.models import Chunk, Entry, EvalCase
 from knowledge.services import EntryData, entries_upsert
 from routing.models import AgentProfile
 from sla.models import DEFAULT_TARGETS, SLAPolicy, SLATarget
@@ -39,6 +40,7 @@ pytestmark = pytest.mark.e2e
 ANSWERABLE = "How do I reset my password?"
 MARKDOWN = [p for p in PAYLOADS if p.kind == "markdown"]
 RESET_TITLE = f"Reset your password {PAYLOADS[2].text}"
+MALLORY = PAYLOADS[13].text  # an agent's first name
 # Element, attribute and URL traces of markup that got in, in every frame of the page.
 PROBE = """() => {
   // Read through Element.prototype: a form's fields may clobber its own properties
@@ -95,9 +97,12 @@ class Watch:
             assert not missing, f"not shown as written at {self.page.url}: {missing}"
         assert self.hits == [] and self.dialogs == [], (self.hits, self.dialogs)
 
-    def visit(self, url, *, verbatim=()):
+    def visit(self, url, *, verbatim=(), settle=False):
+        """``settle``: wait for the page's own reads too (the inbox re-reads its list
+        once its socket opens), at half a second of quiet a page."""
         self.page.goto(url)
-        self.page.wait_for_load_state("networkidle")
+        if settle:
+            self.page.wait_for_load_state("networkidle")
         self.check(verbatim=verbatim)
 
 
@@ -191,7 +196,7 @@ def _seed(admin_user, mallory):
     return chatter, conversation
 
 
-def _admin_urls(chat_conversation) -> list[str]:
+def _admin_urls(chat_conversation, mallory) -> list[str]:
     urls = [reverse("admin:index")]
     for model in admin.site._registry:
         meta = model._meta
@@ -206,6 +211,10 @@ def _admin_urls(chat_conversation) -> list[str]:
         reverse("admin:knowledge_entry_change", args=[Entry.objects.get(external_id="xss-35").pk]),
         reverse("admin:analytics_handoffquestion_change", args=[question.pk]),
         reverse("admin:sla_slapolicy_change", args=[SLAPolicy.objects.get(is_default=True).pk]),
+        reverse("admin:knowledge_chunk_change", args=[Chunk.objects.filter(entry__external_id="reset")[0].pk]),
+        reverse("admin:knowledge_evalcase_change", args=[EvalCase.objects.order_by("pk")[0].pk]),
+        reverse("admin:auth_user_change", args=[mallory.pk]),
+        reverse("admin:knowledge_botconfig_tradeoff"),
         # The search term is echoed in the search box and the result count.
         reverse("admin:conversations_customer_changelist") + "?q=" + quote(PAYLOADS[34].text, safe=""),
         reverse("admin:conversations_message_changelist") + "?q=" + quote(PAYLOADS[2].text, safe=""),
@@ -217,8 +226,10 @@ def test_the_corpus_is_shown_as_text_everywhere_and_never_runs(live_url, browser
     assert len(PAYLOADS) >= 40
     assert {"tag", "event", "url", "svg", "markdown", "attribute", "template", "rtl"} <= KINDS
     admin_user = UserFactory(username="admin", first_name="Ada", is_staff=True, is_superuser=True)
-    mallory = UserFactory(username="mallory", first_name=PAYLOADS[13].text[:150])
+    mallory = UserFactory(username="mallory", first_name=MALLORY)
+    started = time.monotonic()
     chatter, chat_conversation = _in_a_thread(lambda: _seed(admin_user, mallory))
+    seeded = time.monotonic()
     assert chat_conversation.messages.filter(sender=Message.Sender.BOT).exists()  # the KB answer
     texts = [p.text for p in PAYLOADS]
 
@@ -247,8 +258,11 @@ def test_the_corpus_is_shown_as_text_everywhere_and_never_runs(live_url, browser
     _login(staff.page, live_url, "admin")
     resolved = [p.text for p in PAYLOADS if p.id % 12 == 0]
     for view in ("pending", "mine", "open"):
-        staff.visit(f"{live_url}/inbox/?view={view}")
-    staff.visit(f"{live_url}/inbox/?view=resolved", verbatim=resolved)
+        staff.visit(f"{live_url}/inbox/?view={view}", settle=True)
+    # The agents' board, drawn by routing.js: an agent's name is text too.
+    expect(staff.page.locator("#routing-agents [data-field=name]", has_text=MALLORY)).to_have_count(1)
+    staff.check(verbatim=[MALLORY])
+    staff.visit(f"{live_url}/inbox/?view=resolved", verbatim=resolved, settle=True)
     staff.page.goto(f"{live_url}/inbox/?view=open")
     expect(staff.page.locator("#inbox-rows tr[data-conversation]")).to_have_count(
         Conversation.objects.filter(status__in=["pending_handoff", "assigned"]).count()
@@ -267,15 +281,19 @@ def test_the_corpus_is_shown_as_text_everywhere_and_never_runs(live_url, browser
         staff.visit(f"{live_url}/inbox/c/{conversation.pk}/")
         expect(staff.page.locator("input[name=question]")).to_have_value(p.text)
 
-    staff.visit(f"{live_url}/analytics/")
+    # Knowledge-base titles: the entry the bot answered with, those it handed off on.
+    staff.visit(f"{live_url}/analytics/", verbatim=[RESET_TITLE, PAYLOADS[0].text], settle=True)
     assert staff.page.locator("#table-handoff_questions tbody tr td[data-col=question]").count() > 1
     staff.visit(f"{live_url}/analytics/breaches/")
     expect(staff.page.locator("#table-breaches tbody tr td[data-col=policy]").first).to_have_text(
         PAYLOADS[34].text[:100]
     )
-    for url in _admin_urls(chat_conversation):
+    for url in _admin_urls(chat_conversation, mallory):
         staff.visit(f"{live_url}{url}")
 
     assert customer.hits == staff.hits == []
     assert customer.dialogs == staff.dialogs == []
-    print(f"\n{len(PAYLOADS)} payloads checked in {len(customer.pages) + len(staff.pages)} page views")
+    print(
+        f"\n{len(PAYLOADS)} payloads, seeded in {seeded - started:.1f} s, checked in"
+        f" {len(customer.pages) + len(staff.pages)} page views in {time.monotonic() - seeded:.1f} s"
+    )
