@@ -280,6 +280,14 @@ def test_the_corpus_is_shown_as_text_everywhere_and_never_runs(live_url, browser
         conversation = Conversation.objects.filter(customer__external_id=f"xss-{p.id}").latest("pk")
         staff.visit(f"{live_url}/inbox/c/{conversation.pk}/")
         expect(staff.page.locator("input[name=question]")).to_have_value(p.text)
+    # Teaching the bot from the page: the new entry's title comes back in the flash message.
+    learnt = PAYLOADS[36]
+    staff.page.get_by_text("Teach the bot this answer").click()
+    staff.page.get_by_label("New entry's title").fill(learnt.text)
+    staff.page.get_by_label("Answer").fill(PAYLOADS[37].text)
+    staff.page.get_by_role("button", name="Save to knowledge base").click()
+    expect(staff.page.get_by_role("alert").filter(has_text="Saved to the knowledge base")).to_contain_text(learnt.text)
+    staff.check(verbatim=[learnt.text])
 
     # Knowledge-base titles: the entry the bot answered with, those it handed off on.
     staff.visit(f"{live_url}/analytics/", verbatim=[RESET_TITLE, PAYLOADS[0].text], settle=True)
