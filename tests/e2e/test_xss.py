@@ -205,6 +205,10 @@ def _admin_urls(chat_conversation, mallory) -> list[str]:
     question = HandoffQuestion.objects.order_by("pk").first()
     urls += [
         reverse("admin:conversations_customer_change", args=[payload_customer.pk]),
+        # The delete confirmation names the object and everything that goes with it.
+        reverse("admin:conversations_customer_delete", args=[payload_customer.pk]),
+        reverse("admin:conversations_customer_history", args=[payload_customer.pk]),
+        reverse("admin:knowledge_entry_delete", args=[Entry.objects.get(external_id="reset").pk]),
         reverse("admin:conversations_conversation_change", args=[chat_conversation.pk]),
         reverse("admin:conversations_message_change", args=[chat_conversation.messages.order_by("-seq")[0].pk]),
         reverse("admin:knowledge_entry_change", args=[Entry.objects.get(external_id="reset").pk]),
