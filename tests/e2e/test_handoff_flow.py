@@ -69,7 +69,7 @@ def test_customer_bot_handoff_agent_and_back_to_bot(live_url, browser, artifacts
     customer_page.get_by_label("Message").press("Enter")
     expect(pending_rows).to_have_count(1, timeout=20_000)
     # The row may come first, from a list read another event started after the commit.
-    agent_page.wait_for_function("window.handoffEventAt", timeout=10_000)
+    agent_page.wait_for_function("() => window.handoffEventAt", timeout=10_000)
     inbox_latency_ms = agent_page.evaluate("window.handoffEventAt") - sent_at
     expect(customer_page.get_by_test_id("chat-status")).to_contain_text("#1 in the queue")
     expect(agent_page.locator("#toasts")).to_contain_text("New handoff")

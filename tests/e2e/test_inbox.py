@@ -32,7 +32,7 @@ def test_a_burst_of_handoffs_shows_in_full_with_at_most_one_list_read_a_second(l
     context.add_init_script(RECORD_LIST_READS)
     page = context.new_page()
     _login(page, live_url, "alice")
-    page.wait_for_function("window.listReads.length >= 1")  # the read on the socket's opening
+    page.wait_for_function("() => window.listReads.length >= 1")  # the read on the socket's opening
 
     customers = CustomerFactory.create_batch(HANDOFFS)
 
