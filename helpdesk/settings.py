@@ -226,6 +226,27 @@ BATON_SLA_BREACH_EMAIL = envbool("BATON_SLA_BREACH_EMAIL", False)
 # routing settings; helpdesk/config.py): a change in admin reaches other processes
 # within this time. 0: read it every time.
 BATON_CONFIG_CACHE_S = envint("BATON_CONFIG_CACHE_S", 5, minimum=0)
+# Rate limits (helpdesk/ratelimit.py), counted in Redis when REDIS_URL is set so
+# every process shares them. Messages (and requests for a person): per visitor and
+# per IP, N a second on average with bursts of up to BURST. Behind one NAT many
+# customers share an IP: raise the per-IP figures there.
+BATON_RATELIMIT_ENABLED = envbool("BATON_RATELIMIT_ENABLED", True)
+BATON_RATELIMIT_MESSAGES_PER_S = envint("BATON_RATELIMIT_MESSAGES_PER_S", 5, minimum=1)
+BATON_RATELIMIT_MESSAGES_BURST = envint("BATON_RATELIMIT_MESSAGES_BURST", 20, minimum=1)
+BATON_RATELIMIT_MESSAGES_PER_IP_S = envint("BATON_RATELIMIT_MESSAGES_PER_IP_S", 5, minimum=1)
+BATON_RATELIMIT_MESSAGES_PER_IP_BURST = envint("BATON_RATELIMIT_MESSAGES_PER_IP_BURST", 20, minimum=1)
+# New visitors (each starts a conversation) and chat page views, per IP a minute.
+BATON_RATELIMIT_STARTS_PER_MIN = envint("BATON_RATELIMIT_STARTS_PER_MIN", 30, minimum=1)
+BATON_RATELIMIT_PAGES_PER_MIN = envint("BATON_RATELIMIT_PAGES_PER_MIN", 60, minimum=1)
+# Every websocket's frames of any type; past the limit each frame gets a
+# rate_limited error frame, and after this many refused in a row the socket is
+# closed with 1008 (policy violation).
+BATON_RATELIMIT_WS_FRAMES_PER_S = envint("BATON_RATELIMIT_WS_FRAMES_PER_S", 20, minimum=1)
+BATON_RATELIMIT_WS_FRAMES_BURST = envint("BATON_RATELIMIT_WS_FRAMES_BURST", 60, minimum=1)
+BATON_RATELIMIT_WS_FLOOD_CLOSE = envint("BATON_RATELIMIT_WS_FLOOD_CLOSE", 100, minimum=1)
+# Text frames longer than this many characters are refused before they are parsed.
+BATON_WS_MAX_FRAME_CHARS = envint("BATON_WS_MAX_FRAME_CHARS", 65536, minimum=4096)
+BATON_RATELIMIT_PREFIX = envstr("BATON_RATELIMIT_PREFIX", "baton-rl")
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "baton@localhost")
 

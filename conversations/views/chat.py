@@ -19,6 +19,7 @@ from conversations.identity import (
     embed_user_verified,
 )
 from conversations.models import Customer
+from helpdesk import ratelimit
 
 TOKEN_HEADER = "HTTP_X_BATON_TOKEN"
 
@@ -44,6 +45,8 @@ def _customer_for_page(request: HttpRequest) -> Customer:
 @require_GET
 @xframe_options_exempt
 def chat_page(request: HttpRequest) -> HttpResponse:
+    if refused := ratelimit.chat_page_refusal(request):
+        return refused
     customer = _customer_for_page(request)
     conversation = selectors.conversation_open_for(customer=customer)
     token = customer_token_make(customer_id=customer.pk)
@@ -97,6 +100,8 @@ def chat_send(request: HttpRequest) -> JsonResponse:
     customer = _customer_from_header(request)
     if customer is None:
         return _forbidden()
+    if refused := ratelimit.message_refusal(request, visitor=customer.pk):
+        return refused
     try:
         payload = json.loads(request.body or b"{}")
     except ValueError:
