@@ -7,6 +7,7 @@ PostgreSQL + pgvector and Redis, which is what any multi-process deployment need
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "routing",
     "sla",
     "analytics",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -182,6 +186,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling (django-axes): after BATON_LOGIN_FAILURE_LIMIT wrong passwords
+# for one username from one address, that pair is locked out for
+# BATON_LOGIN_LOCKOUT_MIN minutes, even with the right password; the same username
+# from elsewhere, and other usernames from that address, still sign in. The
+# attempts and lockouts are in Django admin ("Axes"), where an admin unlocks one by
+# deleting its attempt. Tests sign in with force_login (axes' backend needs the
+# request, which client.login does not pass).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("BATON_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("BATON_LOGIN_LOCKOUT_MIN", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Every failure kept for admins (AccessFailureLog), the latest 1,000 per username.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The address as the ASGI server saw it, as for the rate limits.
+AXES_CLIENT_IP_CALLABLE = "helpdesk.ratelimit.request_ip"
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "login"
