@@ -177,3 +177,28 @@ async def test_an_oversized_frame_is_refused_unparsed_and_the_socket_keeps_worki
     assert ack["type"] == "message.ack"
     assert await sync_to_async(_stored)(customer) == ["c1"]
     await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_agents_socket_has_the_same_frame_budget(rate_limits, agent):
+    rate_limits.BATON_RATELIMIT_WS_FRAMES_PER_S = 5
+    rate_limits.BATON_RATELIMIT_WS_FRAMES_BURST = 10
+    rate_limits.BATON_RATELIMIT_WS_FLOOD_CLOSE = 5
+    client = Client()
+    await sync_to_async(client.force_login)(agent)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    communicator = WebsocketCommunicator(
+        application, "/ws/inbox/", headers=[ORIGIN, (b"host", b"localhost"), (b"cookie", cookie)]
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    codes = []
+    with time_machine.travel(time.time(), tick=False):
+        for _ in range(50):
+            await communicator.send_json_to({"type": "nope"})
+        while (output := await communicator.receive_output(timeout=10))["type"] == "websocket.send":
+            frame = json.loads(output["text"])
+            if frame["type"] == "error":
+                codes.append(frame["code"])
+    assert (output["type"], output["code"]) == ("websocket.close", 1008)
+    assert codes == ["bad_request"] * 10 + ["rate_limited"] * 5
