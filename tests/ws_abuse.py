@@ -84,10 +84,14 @@ async def _flood(ws) -> dict:
 
 
 async def abuse_scenario(*, base: str, tokens: dict, burst: int, flood_close: int, answer_bound: float) -> dict:
-    """``tokens``: customer tokens for "first" (warms the bot up), "abuser" and "other"."""
+    """``tokens``: customer tokens for "first" (warms the bot up), "baseline" (an
+    answer without a flood, to compare), "abuser" and "other"."""
     figures = {}
     async with open_customer_socket(base, tokens["first"]) as warm:  # the model loads before the clock starts
         figures["first_answer_s"] = round(await _ask(warm, "warm", bound=120), 3)
+    async with open_customer_socket(base, tokens["baseline"]) as calm:
+        figures["baseline_load"] = loadavg()
+        figures["answer_without_flood_s"] = round(await _ask(calm, "calm", bound=answer_bound), 3)
     async with (
         open_customer_socket(base, tokens["abuser"]) as bad,
         open_customer_socket(base, tokens["other"]) as good,

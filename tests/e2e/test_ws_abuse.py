@@ -22,7 +22,8 @@ ANSWER_BOUND_S = 15.0
 
 def test_bad_frames_a_flood_and_bad_handshakes_leave_another_customer_served(live_url, rate_limits):
     kb_import_jsonl(path=DEMO_KB)
-    tokens = {n: customer_token_make(customer_id=CustomerFactory(name=n).pk) for n in ("first", "abuser", "other")}
+    names = ("first", "baseline", "abuser", "other")
+    tokens = {n: customer_token_make(customer_id=CustomerFactory(name=n).pk) for n in names}
     figures = asyncio.run(
         abuse_scenario(
             base=live_url.replace("http://", "ws://"),

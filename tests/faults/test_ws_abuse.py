@@ -20,7 +20,8 @@ ANSWER_BOUND_S = 15.0
 
 def test_bad_frames_a_flood_and_bad_handshakes_leave_another_customer_served(processes):
     kb_import_jsonl(path=DEMO_KB)
-    tokens = {n: customer_token_make(customer_id=CustomerFactory(name=n).pk) for n in ("first", "abuser", "other")}
+    names = ("first", "baseline", "abuser", "other")
+    tokens = {n: customer_token_make(customer_id=CustomerFactory(name=n).pk) for n in names}
     processes.env["BATON_RATELIMIT_ENABLED"] = "1"  # the defaults, as in production
     asgi = processes.asgi()
     processes.qcluster()
