@@ -202,3 +202,16 @@ async def test_an_agents_socket_has_the_same_frame_budget(rate_limits, agent):
                 codes.append(frame["code"])
     assert (output["type"], output["code"]) == ("websocket.close", 1008)
     assert codes == ["bad_request"] * 10 + ["rate_limited"] * 5
+
+
+@pytest.mark.django_db
+def test_with_the_limiter_down_sends_are_stored_not_refused(tight_limits, customer, customer_token, monkeypatch):
+    from helpdesk import ratelimit
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(ratelimit._limiter().strategy, "test", down)
+    statuses = [_send(customer_token, {"body": f"m{i}", "client_id": f"c{i}"}).status_code for i in range(5)]
+    assert statuses == [201] * 5  # past the burst of 3: the limiter fails open
+    assert _stored(customer) == [f"c{i}" for i in range(5)]
