@@ -18,19 +18,21 @@ handled by functions they register with ``inbox_frame_handler``.
 
 import json
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError
 
 from conversations import broadcast, selectors, services, signals
-from conversations.identity import SUBPROTOCOL, token_from_subprotocols, visitor_read
+from conversations.identity import SUBPROTOCOL, session_key, token_from_subprotocols, visitor_read
 from conversations.models import Conversation, Customer
-from helpdesk import live
+from helpdesk import live, ratelimit
 from helpdesk.live import db
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,9 @@ CLOSE_NOT_FOUND = 4404
 # RFC 6455 "Try Again Later": the channel layer (Redis) cannot take the socket
 # right now; the client reconnects with backoff and uses HTTP meanwhile.
 CLOSE_TRY_LATER = 1013
+# RFC 6455 "Policy Violation": a client that goes on flooding after its frames
+# were refused with rate_limited.
+CLOSE_POLICY = 1008
 
 # Event types the inbox socket forwards to the browser as they are.
 FORWARDED_NAMESPACES = ("conversation.", "routing.", "sla.", "notification.")
@@ -78,6 +83,9 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
         super().__init__(*args, **kwargs)
         # Client ids of this socket's latest sends (``_own_echo``).
         self.sending: deque[str] = deque(maxlen=64)
+        # Every frame of this socket, of any type (helpdesk/ratelimit.py).
+        self.frames = ratelimit.FrameBudget(uuid.uuid4().hex)
+        self.closing = False
 
     async def dispatch(self, message):
         """As Channels' own, without its hop to the process's one sync thread before
@@ -142,11 +150,15 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
         """Events may have been lost on the way to this process: the client catches up."""
         await self.forward({"type": "resync"})
 
-    async def send_error(self, *, code: str, message: str, client_id: object = None, frame: object = None) -> None:
-        """``frame``: the type of the frame refused, so a client can retry a sync."""
-        await self.send_json(
-            {"type": "error", "code": code, "message": message, "client_id": client_id, "frame": frame}
-        )
+    async def send_error(
+        self, *, code: str, message: str, client_id: object = None, frame: object = None, retry_after: int | None = None
+    ) -> None:
+        """``frame``: the type of the frame refused, so a client can retry a sync;
+        ``retry_after``: the seconds a rate-limited client waits before it does."""
+        error = {"type": "error", "code": code, "message": message, "client_id": client_id, "frame": frame}
+        if retry_after is not None:
+            error["retry_after"] = retry_after
+        await self.send_json(error)
 
     async def run_frame(self, work: Callable, content: dict) -> object:
         """Run a frame's database work on the database threads; its refusals and
@@ -154,6 +166,10 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
         client_id, frame = content.get("client_id"), content.get("type")
         try:
             return await db(work)()
+        except ratelimit.RateLimited as e:
+            await self.send_error(
+                code="rate_limited", message=str(e), client_id=client_id, frame=frame, retry_after=e.retry_after
+            )
         except ValidationError as e:
             await self.send_error(code=e.code or "invalid", message=e.messages[0], client_id=client_id, frame=frame)
         except PermissionDenied as e:
@@ -205,11 +221,37 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
         return None
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
-        """A binary frame is answered, not a crash that drops the socket (1006)."""
+        """Every frame is answered or handled, in order: a binary or oversized one
+        with an error frame (not a crash that drops the socket, 1006), one past the
+        socket's frame budget with ``rate_limited``; a socket that goes on flooding
+        is closed with 1008."""
+        if self.closing:
+            return  # closed for flooding: what is still in flight is not served
+        too_large = text_data is not None and len(text_data) > settings.BATON_WS_MAX_FRAME_CHARS
+        content = None if text_data is None or too_large else await self.decode_json(text_data)
+        retry_after = self.frames.take()
+        if retry_after is not None:
+            if self.frames.flooding:
+                self.closing = True
+                await self.close(code=CLOSE_POLICY)
+                return
+            fields = content if isinstance(content, dict) else {}
+            await self.send_error(
+                code="rate_limited",
+                message=ratelimit.SLOW_DOWN,
+                client_id=fields.get("client_id"),
+                frame=fields.get("type"),
+                retry_after=retry_after,
+            )
+            return
         if text_data is None:
             await self.send_error(code="bad_request", message="Frames must be JSON text, not binary.")
-            return
-        await super().receive(text_data=text_data, **kwargs)
+        elif too_large:
+            await self.send_error(
+                code="too_large", message=f"Frames can be at most {settings.BATON_WS_MAX_FRAME_CHARS} characters."
+            )
+        else:
+            await self.receive_json(content, **kwargs)
 
     @classmethod
     async def decode_json(cls, text_data):
@@ -247,6 +289,7 @@ class CustomerChatConsumer(_EventsConsumer):
     def _customer_made(self) -> Customer:
         """This visitor's customer, made now if this is their first message."""
         if self.customer is None:
+            ratelimit.start_check(ip=ratelimit.scope_ip(self.scope))
             self.customer = services.customer_for_visitor(visitor=self.visitor)
         return self.customer
 
@@ -270,19 +313,26 @@ class CustomerChatConsumer(_EventsConsumer):
         """The customer's data was erased (privacy): this page is done; a new one starts afresh."""
         await self.close(code=CLOSE_FORBIDDEN)
 
+    def _rate_check(self) -> None:
+        ratelimit.message_check(visitor=session_key(self.visitor), ip=ratelimit.scope_ip(self.scope))
+
+    def _post(self, body, client_id):
+        self._rate_check()
+        services.message_body_clean(body)  # no customer row for a refused first message
+        return services.message_post_from_customer(customer=self._customer_made(), body=body, client_id=client_id)
+
+    def _handoff(self):
+        self._rate_check()
+        return services.customer_request_handoff(customer=self._customer_made())
+
     async def on_message(self, content):
         had_customer = self.customer is not None
-
-        def post(body, client_id):
-            services.message_body_clean(body)  # no customer row for a refused first message
-            return services.message_post_from_customer(customer=self._customer_made(), body=body, client_id=client_id)
-
-        await self.post_message(content, post)
+        await self.post_message(content, self._post)
         await self._joined_customer(had_customer)
 
     async def on_handoff(self, content):
         had_customer = self.customer is not None
-        done = await self.run_frame(lambda: services.customer_request_handoff(customer=self._customer_made()), content)
+        done = await self.run_frame(self._handoff, content)
         if done is not None:
             await self.send_json({"type": "handoff.ack", "client_id": content.get("client_id")})
         await self._joined_customer(had_customer)

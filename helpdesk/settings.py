@@ -7,6 +7,7 @@ PostgreSQL + pgvector and Redis, which is what any multi-process deployment need
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "sla",
     "analytics",
     "privacy",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -62,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -187,6 +191,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling (django-axes): after BATON_LOGIN_FAILURE_LIMIT wrong passwords
+# for one username from one address, that pair is locked out for
+# BATON_LOGIN_LOCKOUT_MIN minutes, even with the right password; the same username
+# from elsewhere, and other usernames from that address, still sign in. The
+# attempts and lockouts are in Django admin ("Axes"), where an admin unlocks one by
+# deleting its attempt. Tests sign in with force_login (axes' backend needs the
+# request, which client.login does not pass).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("BATON_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("BATON_LOGIN_LOCKOUT_MIN", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Every failure kept for admins (AccessFailureLog), the latest 1,000 per username.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The address as the ASGI server saw it, as for the rate limits.
+AXES_CLIENT_IP_CALLABLE = "helpdesk.ratelimit.request_ip"
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "login"
@@ -235,6 +260,27 @@ BATON_SLA_BREACH_EMAIL = envbool("BATON_SLA_BREACH_EMAIL", False)
 BATON_CONFIG_CACHE_S = envint("BATON_CONFIG_CACHE_S", 5, minimum=0)
 # Resolved conversations older than this many days are deleted daily (privacy/tasks.py); 0 keeps them.
 BATON_RETENTION_DAYS = envint("BATON_RETENTION_DAYS", 0, minimum=0)
+# Rate limits (helpdesk/ratelimit.py), counted in Redis when REDIS_URL is set so
+# every process shares them. Messages (and requests for a person): per visitor and
+# per IP, N a second on average with bursts of up to BURST. Behind one NAT many
+# customers share an IP: raise the per-IP figures there.
+BATON_RATELIMIT_ENABLED = envbool("BATON_RATELIMIT_ENABLED", True)
+BATON_RATELIMIT_MESSAGES_PER_S = envint("BATON_RATELIMIT_MESSAGES_PER_S", 5, minimum=1)
+BATON_RATELIMIT_MESSAGES_BURST = envint("BATON_RATELIMIT_MESSAGES_BURST", 20, minimum=1)
+BATON_RATELIMIT_MESSAGES_PER_IP_S = envint("BATON_RATELIMIT_MESSAGES_PER_IP_S", 5, minimum=1)
+BATON_RATELIMIT_MESSAGES_PER_IP_BURST = envint("BATON_RATELIMIT_MESSAGES_PER_IP_BURST", 20, minimum=1)
+# New visitors (each starts a conversation) and chat page views, per IP a minute.
+BATON_RATELIMIT_STARTS_PER_MIN = envint("BATON_RATELIMIT_STARTS_PER_MIN", 30, minimum=1)
+BATON_RATELIMIT_PAGES_PER_MIN = envint("BATON_RATELIMIT_PAGES_PER_MIN", 60, minimum=1)
+# Every websocket's frames of any type; past the limit each frame gets a
+# rate_limited error frame, and after this many refused in a row the socket is
+# closed with 1008 (policy violation).
+BATON_RATELIMIT_WS_FRAMES_PER_S = envint("BATON_RATELIMIT_WS_FRAMES_PER_S", 20, minimum=1)
+BATON_RATELIMIT_WS_FRAMES_BURST = envint("BATON_RATELIMIT_WS_FRAMES_BURST", 60, minimum=1)
+BATON_RATELIMIT_WS_FLOOD_CLOSE = envint("BATON_RATELIMIT_WS_FLOOD_CLOSE", 100, minimum=1)
+# Text frames longer than this many characters are refused before they are parsed.
+BATON_WS_MAX_FRAME_CHARS = envint("BATON_WS_MAX_FRAME_CHARS", 65536, minimum=4096)
+BATON_RATELIMIT_PREFIX = envstr("BATON_RATELIMIT_PREFIX", "baton-rl")
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "baton@localhost")
 

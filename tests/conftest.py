@@ -7,7 +7,7 @@ from django.test import Client, override_settings
 
 from conversations.identity import customer_token_make
 from conversations.management.commands.demo_data import DEMO_KB
-from helpdesk import config, outbox
+from helpdesk import config, outbox, ratelimit
 from knowledge.services import kb_import_jsonl
 from tests.factories import CustomerFactory, UserFactory
 
@@ -66,6 +66,16 @@ def _channel_layer_reset():
 
     if settings.REDIS_URL:
         outbox.flush()
+
+
+@pytest.fixture
+def rate_limits(settings):
+    """The rate limits on (tests/pytest_env.py turns them off for the others), with
+    every count forgotten before and after."""
+    settings.BATON_RATELIMIT_ENABLED = True
+    ratelimit.reset()
+    yield settings
+    ratelimit.reset()
 
 
 @pytest.fixture

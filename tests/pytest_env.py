@@ -11,3 +11,7 @@ os.environ.setdefault("BATON_TIMERS_TICK_MS", "0")
 os.environ.setdefault("BATON_CHANNELS_PREFIX", f"baton-test-{os.getpid()}")
 # A key of the test run's own: tests never write the installation's key file.
 os.environ.setdefault("SECRET_KEY", "baton-tests-only-" + "k" * 40)
+# Rate limits are off except in the tests of the limits themselves (the
+# `rate_limits` fixture), which count under a prefix of this run's own.
+os.environ.setdefault("BATON_RATELIMIT_ENABLED", "0")
+os.environ.setdefault("BATON_RATELIMIT_PREFIX", f"baton-test-rl-{os.getpid()}")

@@ -31,6 +31,7 @@ from conversations.identity import (
 )
 from conversations.models import Customer, EmbedSite
 from conversations.services import display_name_clean
+from helpdesk import ratelimit
 from helpdesk.headers import frame_ancestors
 
 TOKEN_HEADER = "HTTP_X_BATON_TOKEN"
@@ -47,6 +48,8 @@ def _own_origin(request: HttpRequest) -> str:
 
 @require_GET
 def chat_page(request: HttpRequest) -> HttpResponse:
+    if refused := ratelimit.chat_page_refusal(request):
+        return refused
     sites = selectors.embed_sites()
     response = render(
         request,
@@ -167,20 +170,28 @@ def chat_send(request: HttpRequest) -> JsonResponse:
     visitor = _visitor_from_header(request)
     if visitor is None:
         return _forbidden()
+    if refused := ratelimit.message_refusal(request, visitor=session_key(visitor)):
+        return refused
     payload = _json_body(request, limit=4 * settings.BATON_MAX_MESSAGE_CHARS + 1000)
     if payload is None:
         return _error(400, "bad_request", "Send a JSON object.")
     customer = selectors.customer_of(visitor)
     if customer is None and visitor.customer_id is not None:
         return _forbidden()  # the customer was erased
-    if payload.get("handoff") is True:
-        customer = customer or services.customer_for_visitor(visitor=visitor)
+    handoff = payload.get("handoff") is True
+    if customer is None:  # the visitor's first message (or call for a person) makes their row
+        try:
+            if not handoff:
+                services.message_body_clean(payload.get("body"))  # no row for a refused message
+        except ValidationError as e:
+            return _error(400, e.code, e.messages[0])
+        if refused := ratelimit.start_refusal(request):
+            return refused
+        customer = services.customer_for_visitor(visitor=visitor)
+    if handoff:
         conversation = services.customer_request_handoff(customer=customer)
         return JsonResponse({"conversation": broadcast.conversation_payload(conversation)})
     try:
-        # Checked before the visitor's first message makes their customer row.
-        services.message_body_clean(payload.get("body"))
-        customer = customer or services.customer_for_visitor(visitor=visitor)
         message = services.message_post_from_customer(
             customer=customer, body=payload.get("body"), client_id=payload.get("client_id")
         )

@@ -129,7 +129,7 @@ function onEvent(event) {
     state = { ...state, queue_position: event.queue_position };
     renderState();
   } else if (event.type === "error") {
-    if (event.client_id) pending.refused(event.client_id, event.code, event.message);
+    if (event.client_id) pending.refused(event.client_id, event.code, event.message, event.retry_after);
     else if (event.frame === "sync" && retryable(event)) { syncing = false; setTimeout(sync, 1000); } // asked again
     else showError(errorEl, event.message);
   }

@@ -103,7 +103,7 @@ const socket = liveSocket(root.dataset.ws, {
       if (syncAgain) { syncAgain = false; sync(); }
     } else if (event.type === "resync") sync();
     else if (event.type === "conversation.timeline") addTimeline(event.event);
-    else if (event.type === "error" && event.client_id) pending.refused(event.client_id, event.code, event.message);
+    else if (event.type === "error" && event.client_id) pending.refused(event.client_id, event.code, event.message, event.retry_after);
     else if (event.type === "error" && event.frame === "sync" && retryable(event)) { syncing = false; setTimeout(sync, 1000); }
     else if (event.type === "conversation.changed" && event.conversation.status !== root.dataset.status) {
       // Who may act (accept, reply, resolve) changed: show the page as it now is.

@@ -137,6 +137,12 @@ export class MessageList {
     this.el.scrollTop = this.el.scrollHeight;
   }
 
+  // A pending message's note ("sending…", or why it waits).
+  notePending(clientId, text) {
+    const li = this.el.querySelector(`[data-client-id="${CSS.escape(clientId)}"]`);
+    if (li) li.querySelector("time").textContent = text;
+  }
+
   dropPending(clientId) {
     this.el.querySelector(`[data-client-id="${CSS.escape(clientId)}"]`)?.remove();
   }
@@ -177,7 +183,8 @@ export class MessageList {
 }
 
 // Errors that sending again cannot mend: the message is dropped and the user told.
-const FINAL_ERRORS = new Set(["empty", "too_long", "bad_request", "forbidden", "not_found"]);
+const FINAL_ERRORS = new Set(["empty", "too_long", "too_large", "bad_request", "forbidden", "not_found"]);
+export const SLOW_DOWN_NOTE = "You're sending messages quickly — sending in a moment";
 
 // A refused frame worth sending again later (the database was unreachable).
 export function retryable(event) {
@@ -200,6 +207,11 @@ export class PendingSends {
     this.sentAt = new Map();
     this.retryDelay = 1000;
     this.timer = null;
+    // Held back by a rate limit: sent again one at a time, in order, after the
+    // server's retry_after (``released``: the one on its way).
+    this.waiting = new Set();
+    this.released = null;
+    this.slowTimer = null;
     try {
       for (const item of JSON.parse(sessionStorage.getItem(this.key) || "[]")) this.items.set(item.client_id, item);
     } catch { /* private mode: in memory only */ }
@@ -217,7 +229,8 @@ export class PendingSends {
     this.items.set(item.client_id, item);
     this.save();
     if (item.type === "message") this.list.addPending(item.client_id, item.body);
-    this.sendOne(item);
+    if (this.waiting.size) this.hold(item); // behind those already waiting, in order
+    else this.sendOne(item);
     return item.client_id;
   }
 
@@ -229,6 +242,8 @@ export class PendingSends {
     this.sentAt.delete(clientId);
     this.save();
     this.onStored?.(message, item);
+    if (this.released === clientId) this.released = null;
+    this.sendNextWaiting();
   }
 
   // Stored already (the page's history has it): nothing to send or show.
@@ -236,14 +251,44 @@ export class PendingSends {
     if (this.items.delete(clientId)) this.save();
   }
 
-  refused(clientId, code, text) {
+  // retryAfter: the seconds a rate-limited send waits (the error's retry_after).
+  refused(clientId, code, text, retryAfter = null) {
     const item = this.items.get(clientId);
     if (!item) return;
+    if (code === "rate_limited") { this.slowDown(item, retryAfter); return; }
     if (!FINAL_ERRORS.has(code)) { this.schedule(); return; } // the server could not store it yet
     this.items.delete(clientId);
     this.save();
     this.list.dropPending(clientId);
     this.onFailed?.(item, text);
+    if (this.released === clientId) this.released = null;
+    this.sendNextWaiting();
+  }
+
+  // Too many too fast: kept, marked as waiting, and sent again when the server
+  // said, one at a time and in order (each ack sends the next), so that HTTP's
+  // parallel requests do not reorder them.
+  slowDown(item, retryAfter) {
+    if (this.released === item.client_id) this.released = null;
+    this.hold(item);
+    const wait = Math.max(1, Number(retryAfter) || 1) * 1000;
+    clearTimeout(this.slowTimer);
+    this.slowTimer = setTimeout(() => { this.slowTimer = null; this.sendNextWaiting(); }, wait + Math.random() * 250);
+  }
+
+  hold(item) {
+    this.sentAt.delete(item.client_id);
+    this.waiting.add(item.client_id);
+    if (item.type === "message") this.list.notePending(item.client_id, SLOW_DOWN_NOTE);
+  }
+
+  sendNextWaiting() {
+    if (this.slowTimer || this.released || !this.waiting.size) return;
+    const next = [...this.items.values()].find((item) => this.waiting.has(item.client_id));
+    if (!next) { this.waiting.clear(); return; } // what waited was stored meanwhile
+    this.waiting.delete(next.client_id);
+    this.released = next.client_id;
+    this.sendOne(next);
   }
 
   sendOne(item) {
@@ -261,7 +306,10 @@ export class PendingSends {
       this.retryDelay = 1000;
       this.acked(item.client_id, message);
     } catch (error) {
-      if (error.final) { this.refused(item.client_id, error.code, error.message); return; }
+      if (error.code === "rate_limited" || error.final) {
+        this.refused(item.client_id, error.code, error.message, error.retryAfter);
+        return;
+      }
       this.schedule(); // offline, or the server is restarting: again with backoff
     }
   }
@@ -270,7 +318,8 @@ export class PendingSends {
   flush() {
     clearTimeout(this.timer);
     this.timer = null;
-    for (const item of this.items.values()) this.sendOne(item);
+    for (const item of this.items.values()) if (!this.waiting.has(item.client_id)) this.sendOne(item);
+    this.sendNextWaiting();
   }
 
   schedule(ms = null) {
@@ -281,6 +330,7 @@ export class PendingSends {
       this.timer = null;
       const now = Date.now();
       for (const item of this.items.values()) {
+        if (this.waiting.has(item.client_id)) continue; // its turn comes after the wait
         const sent = this.sentAt.get(item.client_id);
         if (sent === undefined || now - sent >= ACK_TIMEOUT_MS - 50) this.sendOne(item);
       }
@@ -299,6 +349,7 @@ export async function fetchJson(url, options = {}) {
     const error = new Error(data?.error?.message || "Something went wrong. Please try again.");
     error.code = data?.error?.code || `http_${response.status}`;
     error.final = response.status >= 400 && response.status < 500 && response.status !== 429;
+    error.retryAfter = (data?.error?.retry_after ?? Number(response.headers.get("Retry-After"))) || null;
     throw error;
   }
   return data;
