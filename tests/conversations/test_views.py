@@ -298,3 +298,14 @@ def test_a_name_with_a_nul_byte_opens_the_chat_without_it():
     assert response.status_code == 200
     assert _send(Client(), response.json()["token"], {"body": "hi"}).status_code == 201
     assert Customer.objects.get().name == "ab"
+
+
+def test_ids_too_large_for_the_database_are_a_404_or_a_400_not_a_500(agent_client, customer_token):
+    huge = 10**22  # 23 digits: past SQLite's and PostgreSQL's integers
+    assert agent_client.get(reverse("inbox-conversation", args=[huge])).status_code == 404
+    for name in ("inbox-reply", "inbox-resolve", "inbox-learn", "routing-take", "sla-priority"):
+        assert agent_client.post(reverse(name, args=[huge])).status_code == 404, name
+    response = Client().get(
+        reverse("chat-history"), {"conversation": huge, "after_seq": 0}, headers={"X-Baton-Token": customer_token}
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request"
