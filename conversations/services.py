@@ -127,6 +127,7 @@ def customer_identify(*, identity: Identity) -> Customer:
     proved: the verified name and e-mail replace what the visitor's page said,
     and its traits (when it sent some) replace the earlier ones."""
     customer, _ = Customer.objects.select_for_update().get_or_create(external_id=identity.external_id[:200])
+    before = _identity_fields(customer)
     customer.verified = True
     if identity.name:
         customer.name = display_name_clean(identity.name)
@@ -143,8 +144,14 @@ def customer_identify(*, identity: Identity) -> Customer:
     except ValidationError:
         customer.email = ""  # a malformed address from the site is dropped, not a refusal
         customer.full_clean(validate_unique=False, validate_constraints=False)
-    customer.save()
+    if _identity_fields(customer) != before:  # every page load verifies: most change nothing
+        customer.save(update_fields=["verified", "name", "email", "segment", "language", "attributes"])
     return customer
+
+
+def _identity_fields(customer: Customer) -> tuple:
+    c = customer
+    return (c.verified, c.name, c.email, c.segment, c.language, c.attributes)
 
 
 def customer_rename(*, customer: Customer, name: str) -> Customer:

@@ -167,6 +167,12 @@ def chat_page_refusal(request: HttpRequest) -> JsonResponse | None:
     return _refusal([(page_rule(), request_ip(request))])
 
 
+def session_refusal(request: HttpRequest) -> JsonResponse | None:
+    """Chat sessions opened (each page view of the widget opens one), per IP: the
+    same allowance as page views, counted apart, since each view makes both."""
+    return _refusal([(Rule("session-ip", settings.BATON_RATELIMIT_PAGES_PER_MIN, 60), request_ip(request))])
+
+
 def start_check(*, ip: str | None) -> None:
     """A new visitor's first message, which makes a customer and a conversation."""
     check([(start_rule(), ip)])

@@ -102,6 +102,8 @@ def chat_session(request: HttpRequest) -> JsonResponse:
     """Open (or resume) the chat for the page: ``{token, origin, identity, name}`` in,
     a renewed token and the customer's history and state out. Writes a row only to
     record a verified identity (or an unverified visitor's new name)."""
+    if refused := ratelimit.session_refusal(request):
+        return refused
     payload = _json_body(request, limit=MAX_SESSION_BODY)
     if payload is None:
         return _error(400, "bad_request", "Send a JSON object.")

@@ -223,3 +223,10 @@ def test_with_the_limiter_down_sends_are_stored_not_refused(tight_limits, custom
     statuses = [_send(customer_token, {"body": f"m{i}", "client_id": f"c{i}"}).status_code for i in range(5)]
     assert statuses == [201] * 5  # past the burst of 3: the limiter fails open
     assert _stored(customer) == [f"c{i}" for i in range(5)]
+
+
+@pytest.mark.django_db
+def test_sessions_opened_past_their_limit_get_429(rate_limits):
+    rate_limits.BATON_RATELIMIT_PAGES_PER_MIN = 3
+    with time_machine.travel(time.time(), tick=False):
+        assert [session_open().status_code for _ in range(4)] == [200, 200, 200, 429]

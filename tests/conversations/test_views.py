@@ -5,7 +5,9 @@ from datetime import timedelta
 import jwt
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from conversations import services
@@ -309,3 +311,15 @@ def test_ids_too_large_for_the_database_are_a_404_or_a_400_not_a_500(agent_clien
         reverse("chat-history"), {"conversation": huge, "after_seq": 0}, headers={"X-Baton-Token": customer_token}
     )
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request"
+
+
+def test_a_verified_page_load_that_changes_nothing_writes_nothing(site):
+    token = _jwt(site.identity_secret, sub="u-9", name="Nia")
+    session_open(origin=site.origin, identity={"jwt": token})
+    customer = Customer.objects.get(external_id="u-9")
+    session_open(origin=site.origin, identity={"jwt": token})
+    customer.refresh_from_db()
+    assert customer.name == "Nia"
+    with CaptureQueriesContext(connection) as queries:
+        session_open(origin=site.origin, identity={"jwt": token})
+    assert not [q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("UPDATE")]
