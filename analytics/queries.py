@@ -48,7 +48,12 @@ def percentile_positions(*, qs: QuerySet, value: Expression, group: Expression, 
     Written out for SQLite, which has no percentile aggregate (PostgreSQL uses
     ``percentile_cont``): one window query numbers each group's values in order and
     returns at most four rows per group, where the twin fetches every value. Plain
-    SQL, so it runs on PostgreSQL too (the parity test does)."""
+    SQL, so it runs on PostgreSQL too (the parity test does).
+
+    Measured (``bench.analytics`` data, 20,000 conversations, 10,000 in the window,
+    the three durations per priority, on a loaded 2-core machine): SQLite 407 ms,
+    the twin 375 ms. It is no faster at this size; what it bounds is memory (four
+    rows per group, not one per conversation)."""
     inner = qs.annotate(a_grp=group, a_val=value).filter(a_val__isnull=False).values_list("a_grp", "a_val")
     sql, params = inner.query.sql_with_params()
     wanted = " OR ".join(f"(rn - 1) = ((n - 1) * {p}) / 100 OR (rn - 1) = ((n - 1) * {p}) / 100 + 1" for p in percents)
@@ -93,7 +98,11 @@ def percentiles_grouped(*, qs: QuerySet, values: dict[str, Expression], group: s
     ROLLUP``, over all of them, in one scan of the period's index. The ORM has no
     ROLLUP: grouped ``PercentileCont`` aggregates plus a second ``aggregate()`` for the
     total would scan twice. On other databases the twin runs (the dashboard uses
-    ``percentile_positions`` there)."""
+    ``percentile_positions`` there).
+
+    Measured as ``percentile_positions``, on PostgreSQL: 13-17 ms, against 12-20 ms for
+    the ORM's grouped ``PercentileCont`` plus ``aggregate()`` (within the machine's
+    noise) and 190-260 ms for the twin; the sure gain is one query instead of two."""
     if connection.vendor != "postgresql":
         return percentiles_grouped_orm(qs=qs, values=values, group=group, percents=percents, counts=counts, total=total)
     inner = qs.annotate(
