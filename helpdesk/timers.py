@@ -91,10 +91,16 @@ class _Leadership:
                 return False
 
     def give_up(self) -> None:
-        conn, self._conn, self._held = self._conn, None, False
+        conn, held, self._conn, self._held = self._conn, self._held, None, False
         if conn is not None:
             with contextlib.suppress(Exception):
-                conn.close()  # the session's lock goes with it
+                # Released before the session ends: PostgreSQL frees a closed
+                # session's locks only once its backend has exited, a moment
+                # later, and another process asking meanwhile would be refused.
+                if held:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+            with contextlib.suppress(Exception):
+                conn.close()  # the session's lock goes with it, whatever happened above
 
     @staticmethod
     def _connect():
