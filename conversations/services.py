@@ -6,7 +6,6 @@ then conversation row (see docs/concurrency.md).
 """
 
 import contextvars
-import json
 import logging
 import re
 from contextlib import contextmanager
@@ -23,7 +22,6 @@ from conversations import broadcast, queries, selectors, signals
 from conversations.identity import Identity, Visitor
 from conversations.models import BotTurn, Conversation, ConversationEvent, Customer, Message, display_name
 from conversations.selectors import conversation_open_for, queue_position
-from helpdesk.db import bulk_insert, sql_case, sql_for_update, sql_get, sql_in, sql_rows, sql_run, sql_time
 from helpdesk.tasks import task_enqueue
 from knowledge import bot
 from knowledge import services as knowledge_services
@@ -32,8 +30,6 @@ from knowledge.models import Entry, EvalCase
 logger = logging.getLogger(__name__)
 
 Status = Conversation.Status
-CONVERSATIONS = Conversation._meta.db_table
-MESSAGES = Message._meta.db_table
 
 
 class ConversationAlreadyTaken(Exception):
@@ -194,7 +190,7 @@ def _message_create(
     )
     # Constraints are the database's to enforce; validating them here costs queries.
     message.full_clean(exclude=["conversation", "agent"], validate_unique=False, validate_constraints=False)
-    bulk_insert([message])
+    queries.messages_insert([message])
     broadcast.notify_message(message, conversation=conversation)
     return message
 
@@ -202,7 +198,7 @@ def _message_create(
 def _system_messages_create(messages: list[tuple[Conversation, int, str]]) -> list[Message]:
     """System messages (conversation, seq, body) for several locked conversations
     whose own UPDATE took each number, in one INSERT."""
-    created = bulk_insert(
+    created = queries.messages_insert(
         [
             Message(conversation=conversation, seq=seq, sender=Message.Sender.SYSTEM, body=body, sources=[])
             for conversation, seq, body in messages
@@ -389,10 +385,10 @@ def bot_turns_recover(*, now: datetime) -> int:
 def _reload_with_customer(conversation: Conversation) -> None:
     """``refresh_from_db`` with the customer, as two written-out reads (about 200 µs
     of CPU here against 330 through the ORM: every handoff runs it)."""
-    fresh = sql_get(Conversation, conversation.pk)
+    fresh = queries.conversation_with_customer(conversation_id=conversation.pk)
     for field in Conversation._meta.concrete_fields:
         setattr(conversation, field.attname, getattr(fresh, field.attname))
-    conversation.customer = sql_get(Customer, fresh.customer_id)
+    conversation.customer = fresh.customer
 
 
 _HANDOFF_TEXT = {
@@ -414,13 +410,8 @@ def conversation_handoff(
     *, conversation: Conversation, reason: str, confidence: float | None = None, sources: list | None = None
 ) -> bool:
     """Move a bot conversation to Pending Handoff. False if it was not with the bot."""
-    now = sql_time(timezone.now())
-    updated = sql_run(
-        f"UPDATE {CONVERSATIONS} SET status = %s, handoff_reason = %s, handoff_confidence = %s, handoff_sources = %s,"
-        " handed_off_at = %s, updated_at = %s, version = version + 1,"
-        " last_seq = last_seq + 1"  # the number of the system message below
-        " WHERE id = %s AND status = %s",
-        [Status.PENDING_HANDOFF, reason, confidence, json.dumps(sources or []), now, now, conversation.pk, Status.BOT],
+    updated = queries.conversation_mark_handed_off(
+        conversation_id=conversation.pk, reason=reason, confidence=confidence, sources=sources or [], now=timezone.now()
     )
     if not updated:
         return False
@@ -480,23 +471,10 @@ def conversations_assign(*, assignments: dict[int, AbstractBaseUser], skip_locke
     this same transaction; it raises if an agent has no room, which rolls all back.
     """
     now = timezone.now()
-    pending = list(
-        Conversation.objects.raw(
-            f"SELECT id, customer_id, status, priority, handoff_reason, last_seq, version FROM {CONVERSATIONS}"
-            f" WHERE id IN ({sql_in(assignments)}) AND status = %s ORDER BY id"
-            + sql_for_update(of=CONVERSATIONS, skip_locked=skip_locked),
-            [*assignments, Status.PENDING_HANDOFF],
-        )
-    )
+    pending = queries.conversations_lock_pending(ids=list(assignments), skip_locked=skip_locked)
     if not pending:
         return []
-    ids = [c.pk for c in pending]
-    agent_of, agent_params = sql_case("id", {pk: assignments[pk].pk for pk in ids})
-    sql_run(
-        f"UPDATE {CONVERSATIONS} SET status = %s, assigned_agent_id = {agent_of}, assigned_at = %s, updated_at = %s,"
-        f" last_seq = last_seq + 1, version = version + 1 WHERE id IN ({sql_in(ids)})",
-        [Status.ASSIGNED, *agent_params, sql_time(now), sql_time(now), *ids],
-    )
+    queries.conversations_mark_assigned(agents={c.pk: assignments[c.pk].pk for c in pending}, now=now)
     for conversation in pending:
         agent = assignments[conversation.pk]
         conversation.status, conversation.assigned_agent, conversation.assigned_at = Status.ASSIGNED, agent, now
@@ -558,7 +536,7 @@ def timeline_record(
     if pending is not None:
         pending.append(event)
         return event
-    bulk_insert([event])
+    queries.timeline_events_insert([event])
     broadcast.notify_timeline(event)
     return event
 
@@ -583,7 +561,7 @@ def _timeline_batch():
         events = _timeline_pending.get()
     finally:
         _timeline_pending.reset(token)
-    bulk_insert(events)
+    queries.timeline_events_insert(events)
     for event in events:
         broadcast.notify_timeline(event)
 
@@ -620,7 +598,7 @@ def timeline_record_many(*, entries: list[dict], batched: bool = True) -> list[C
     if pending is not None and not batched:
         pending.extend(events)
         return events
-    bulk_insert(events)
+    queries.timeline_events_insert(events)
     if batched:
         broadcast.notify_timelines(events)
     else:
@@ -726,7 +704,7 @@ def _agent_message_store(*, conversation_id: int, agent: AbstractBaseUser, body:
 def conversation_resolve(*, conversation_id: int, agent: AbstractBaseUser) -> Conversation:
     """Close the conversation; the customer's next message starts a new one with the bot."""
     now = timezone.now()
-    conversation = sql_get(Conversation, conversation_id, lock=True)
+    conversation = queries.conversation_lock(conversation_id=conversation_id)
     if conversation is None:
         raise Conversation.DoesNotExist(f"No conversation {conversation_id}.")
     if conversation.assigned_agent_id == agent.pk:
@@ -735,11 +713,7 @@ def conversation_resolve(*, conversation_id: int, agent: AbstractBaseUser) -> Co
         _check_assigned_to(conversation, agent)
     if conversation.status == Status.PENDING_HANDOFF:
         broadcast.notify_queue_positions()
-    sql_run(
-        f"UPDATE {CONVERSATIONS} SET status = %s, resolved_at = %s, updated_at = %s, last_seq = last_seq + 1,"
-        " version = version + 1 WHERE id = %s",
-        [Status.RESOLVED, sql_time(now), sql_time(now), conversation.pk],
-    )
+    queries.conversation_mark_resolved(conversation_id=conversation.pk, now=now)
     # The row is locked: what the UPDATE wrote is what it now holds.
     conversation.status, conversation.resolved_at, conversation.updated_at = Status.RESOLVED, now, now
     conversation.version += 1
@@ -772,14 +746,10 @@ def _label_questions(*, conversation: Conversation) -> None:
     unless an agent added the answer, which labelled it already)."""
     entries = {}
     question = None
-    for sender, body, sources, confidence in sql_rows(
-        f"SELECT sender, body, sources, confidence FROM {MESSAGES} WHERE conversation_id = %s AND sender IN (%s, %s)"
-        " ORDER BY seq",
-        [conversation.pk, Message.Sender.CUSTOMER, Message.Sender.BOT],
-    ):
+    for sender, body, sources, confidence in queries.conversation_questions(conversation_id=conversation.pk):
         if sender == Message.Sender.CUSTOMER:
             question = body
-        elif question is not None and (sources := json.loads(sources)):
+        elif question is not None and sources:
             key = sources[0]["id"]
             entries.setdefault(key, Entry.objects.filter(external_id=key).first())
             knowledge_services.eval_case_record(
