@@ -6,6 +6,8 @@ one is meant (FOR UPDATE on PostgreSQL; SQLite's transactions lock at BEGIN). Th
 suite runs on SQLite and on PostgreSQL, so each pair is compared on both.
 """
 
+import inspect
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -230,3 +232,20 @@ def test_timeline_events_insert_stores_what_bulk_create_stores(customer, agent):
             transaction.set_rollback(True)
     assert results[0] == results[1]
     assert results[0][1]["data"] == {"q": SOURCES} and results[0][1]["actor_id"] == agent.pk
+
+
+# What writing SQL by hand looks like: the helpers of helpdesk/db.py, raw(), a
+# cursor, or a statement in a string.
+WRITTEN_OUT = re.compile(r"\b(sql_\w+|bulk_insert)\(|\.raw\(|\bcursor\(|[\"'](SELECT|UPDATE|INSERT|DELETE|WITH) ")
+
+
+def test_the_services_and_broadcasts_write_no_sql_of_their_own():
+    """Hand-written SQL lives in queries.py only, where each statement has its
+    reason and its twin: the services and broadcasts read as Django."""
+    from conversations import broadcast, services
+
+    modules = [broadcast, *(module for _name, module in inspect.getmembers(services, inspect.ismodule))]
+    assert len(modules) > 8  # broadcast and each services module
+    for module in modules:
+        assert not WRITTEN_OUT.findall(inspect.getsource(module)), module.__name__
+    assert WRITTEN_OUT.findall(inspect.getsource(queries))

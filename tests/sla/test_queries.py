@@ -3,6 +3,7 @@ same rows, each in a savepoint rolled back afterwards: the same result, the same
 rows left behind, the same row lock (FOR UPDATE on PostgreSQL). Run on SQLite and
 on PostgreSQL."""
 
+import inspect
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from sla import queries
 from sla.models import SLATimer
+from tests.conversations.test_queries import WRITTEN_OUT
 from tests.factories import ConversationFactory
 from tests.sla.conftest import T0, handoff
 
@@ -97,3 +99,11 @@ def test_timers_insert_stores_what_bulk_create_stores(policy):
         (Kind.FIRST_RESPONSE, State.RUNNING, T0 + timedelta(seconds=900)),
         (Kind.RESOLUTION, State.RUNNING, T0 + timedelta(seconds=14_400)),
     ]
+
+
+def test_the_sla_services_write_no_sql_of_their_own():
+    """Hand-written SQL lives in sla/queries.py only, beside its reason and twin."""
+    from sla import services
+
+    assert not WRITTEN_OUT.findall(inspect.getsource(services))
+    assert WRITTEN_OUT.findall(inspect.getsource(queries))
