@@ -234,6 +234,61 @@ def test_timeline_events_insert_stores_what_bulk_create_stores(customer, agent):
     assert results[0][1]["data"] == {"q": SOURCES} and results[0][1]["actor_id"] == agent.pk
 
 
+def _messages_of(*conversation_ids):
+    rows = Message.objects.filter(conversation_id__in=conversation_ids).order_by("conversation_id", "seq").values()
+    return [{k: v for k, v in row.items() if k != "id"} for row in rows]
+
+
+def test_agent_message_insert_stores_what_its_orm_twin_stores(customer, agent, other_agent):
+    conversation = ConversationFactory(
+        customer=customer, pending=True, status=Status.ASSIGNED, assigned_agent=agent, last_seq=2
+    )
+
+    def replies(insert):
+        kwargs = {"conversation_id": conversation.pk, "now": NOW}
+        first = insert(agent_id=agent.pk, body="Hello", client_id="r1", **kwargs)
+        again = insert(agent_id=agent.pk, body="Hello", client_id="r1", **kwargs)
+        later = insert(agent_id=agent.pk, body="More", client_id="", **kwargs)
+        stranger = insert(agent_id=other_agent.pk, body="Mine?", client_id="", **kwargs)
+        return first, again, later, stranger
+
+    rows = lambda: (_conversations(conversation.pk)(), _messages_of(conversation.pk))  # noqa: E731
+    (sql, sql_rows), (orm, orm_rows) = _both_named(queries.agent_message_insert, replies, rows)
+    assert sql_rows == orm_rows
+    for s, o in zip(sql[:3], orm[:3], strict=True):
+        assert (s.conversation_id, s.customer_id, s.status, s.seq, s.first_agent_reply_at) == (
+            o.conversation_id,
+            o.customer_id,
+            o.status,
+            o.seq,
+            o.first_agent_reply_at,
+        )
+        assert (s.message_id is None) is (o.message_id is None)
+    first, again, later, stranger = sql
+    assert (first.seq, first.first_agent_reply_at, again.message_id, later.seq) == (3, NOW, None, 5)
+    assert stranger is None and orm[3] is None
+    assert [m["body"] for m in sql_rows[1]] == ["Hello", "More"]
+
+
+def test_conversation_seq_next_numbers_as_its_orm_twin(customer):
+    conversation = ConversationFactory(customer=customer, last_seq=7)
+
+    def twice(take):
+        return [take(conversation_id=conversation.pk, now=NOW) for _ in range(2)]
+
+    rows = _conversations(conversation.pk)
+    (sql, sql_rows), (orm, orm_rows) = _both_named(queries.conversation_seq_next, twice, rows)
+    assert sql == orm == [8, 9]
+    assert sql_rows == orm_rows and sql_rows[0]["updated_at"] == NOW
+
+
+def _both_named(func, scenario, rows):
+    """``scenario`` run with ``func`` and with its ORM twin, each on the same rows."""
+    twin = getattr(queries, f"{func.__name__}_orm")
+    with time_machine.travel(NOW, tick=False):  # the ORM's auto_now_add, for ``now``
+        return _run(lambda: scenario(func), rows), _run(lambda: scenario(twin), rows)
+
+
 # What writing SQL by hand looks like: the helpers of helpdesk/db.py, raw(), a
 # cursor, or a statement in a string.
 WRITTEN_OUT = re.compile(r"\b(sql_\w+|bulk_insert)\(|\.raw\(|\bcursor\(|[\"'](SELECT|UPDATE|INSERT|DELETE|WITH) ")
