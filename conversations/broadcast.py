@@ -10,9 +10,10 @@ import hashlib
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from conversations import queries
 from conversations.models import Conversation, ConversationEvent, Message, display_name
 from helpdesk import outbox
-from helpdesk.db import on_commit_once, sql_rows
+from helpdesk.db import on_commit_once
 
 INBOX_GROUP = "inbox"
 # Waiting customers whose place in the queue is pushed live when the queue moves.
@@ -148,11 +149,7 @@ def notify_conversation(conversation: Conversation, *, queue_position: int | Non
 
 
 def _queue_positions_send() -> None:
-    waiting = sql_rows(
-        f"SELECT id, customer_id FROM {Conversation._meta.db_table} WHERE status = %s"
-        " ORDER BY priority, handed_off_at, id LIMIT %s",
-        [Conversation.Status.PENDING_HANDOFF, QUEUE_POSITIONS_PUSHED],
-    )
+    waiting = queries.queue_head(limit=QUEUE_POSITIONS_PUSHED)
     _send_many(
         [
             (

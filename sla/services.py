@@ -15,9 +15,8 @@ from django.db.models import F
 
 from conversations import services as conversation_services
 from conversations.models import Conversation, Message
-from helpdesk.db import bulk_insert, sql_columns, sql_for_update, sql_in, sql_run, sql_time
 from knowledge.models import Entry
-from sla import broadcast, selectors
+from sla import broadcast, queries, selectors
 from sla.models import Breach, Notification, PriorityRule, SLATimer
 from sla.timing import thresholds
 
@@ -26,7 +25,6 @@ logger = logging.getLogger(__name__)
 State = SLATimer.State
 Kind = SLATimer.Kind
 OPEN = list(SLATimer.OPEN_STATES)
-TIMERS = SLATimer._meta.db_table
 # Timers one sweep transaction handles; a catch-up loops over batches.
 SWEEP_BATCH = 5000
 
@@ -67,7 +65,7 @@ def timers_start(*, conversation: Conversation, now: datetime) -> list[SLATimer]
             due_at=due_at,
         )
         timers.append(timer)
-    timers = bulk_insert(timers)
+    timers = queries.timers_insert(timers)
     first = next(t for t in timers if t.kind == Kind.FIRST_RESPONSE)
     conversation_services.timeline_record(
         conversation=conversation,
@@ -114,22 +112,12 @@ def timers_stop(*, conversation: Conversation, kinds: list[str], now: datetime) 
     """Stop timers (first reply: first response; resolution: both): met if before
     their deadline, else breached, recording the breach here if no sweep has yet.
     The rows are locked first, so a sweep cannot move them meanwhile."""
-    timers = list(
-        SLATimer.objects.raw(
-            f"SELECT {sql_columns(SLATimer)} FROM {TIMERS} WHERE conversation_id = %s AND kind IN ({sql_in(kinds)})"
-            " ORDER BY kind" + sql_for_update(of=TIMERS),
-            [conversation.pk, *kinds],
-        )
-    )
+    timers = queries.timers_lock(conversation_id=conversation.pk, kinds=kinds)
     met = [t for t in timers if t.state in OPEN and now < t.due_at]
     late = [t for t in timers if t.state in OPEN and now >= t.due_at]
     unstopped = [t for t in timers if t.state not in OPEN and t.stopped_at is None]
     if met:
-        ids = [t.pk for t in met]  # locked above: still open
-        sql_run(
-            f"UPDATE {TIMERS} SET state = %s, stopped_at = %s WHERE id IN ({sql_in(ids)})",
-            [State.MET, sql_time(now), *ids],
-        )
+        queries.timers_mark_met(ids=[t.pk for t in met], now=now)  # locked above: still open
         for timer in met:
             timer.state, timer.stopped_at = State.MET, now
     if late:
