@@ -17,7 +17,6 @@ hook), which every assignment passes, routed or by hand: it locks the agents'
 profiles, refuses (AgentAtCapacity) what does not fit, and counts the rest.
 """
 
-import contextvars
 import logging
 import time
 from collections import Counter
@@ -70,11 +69,6 @@ REQUIRED = RoutingState.required_skills.through._meta.db_table
 SKILLS = Skill._meta.db_table
 STATES = RoutingState._meta.db_table
 USERS = get_user_model()._meta.db_table
-
-# Set by routing (and transfer) while it assigns, so the assignment hook records
-# their reasons instead of "took it from the queue":
-# {"routed": bool, "why": {conversation id: (reason, candidates)}, "actor": user}.
-_assigning: contextvars.ContextVar[dict | None] = contextvars.ContextVar("routing_assigning", default=None)
 
 
 class AgentAtCapacity(Exception):
@@ -567,15 +561,13 @@ def _place(*, plan: list[_Placement], settings: RoutingSettings, now: datetime) 
                 )
                 for p in plan
             }
-            token = _assigning.set({"routed": True, "why": why})
-            try:
-                return len(
-                    conversation_services.conversations_assign(
-                        assignments={p.waiting.conversation_id: p.chosen.user for p in plan}, skip_locked=True
-                    )
+            return len(
+                conversation_services.conversations_assign(
+                    assignments={p.waiting.conversation_id: p.chosen.user for p in plan},
+                    skip_locked=True,
+                    reasons={"routed": True, "why": why},
                 )
-            finally:
-                _assigning.reset(token)
+            )
     except AgentAtCapacity:
         return 0
 
@@ -628,7 +620,9 @@ def _close_offer(*, offer: Offer, state: str, now: datetime) -> bool:
     return bool(closed)
 
 
-def assignments_record(*, assigned: list[tuple[Conversation, AbstractBaseUser]], now: datetime) -> None:
+def assignments_record(
+    *, assigned: list[tuple[Conversation, AbstractBaseUser]], now: datetime, reasons: dict | None = None
+) -> None:
     """Count assignments against the agents' capacity, or refuse them.
 
     Runs inside conversations' assign transaction (the conversation rows locked):
@@ -636,8 +630,11 @@ def assignments_record(*, assigned: list[tuple[Conversation, AbstractBaseUser]],
     agent who was offered it), locks the agents' profiles, and takes a slot for
     each assignment; an agent without room (or, when routed, no longer online)
     raises AgentAtCapacity, which rolls the whole assignment back.
+
+    ``reasons``, from routing or transfer through the hook (else "took it from the
+    queue"): {"routed": bool, "why": {conversation id: (reason, candidates)}, "actor": user}.
     """
-    context = _assigning.get() or {}
+    context = reasons or {}
     agent_of = {conversation.pk: agent for conversation, agent in assigned}
     offers = list(
         Offer.objects.raw(
@@ -990,11 +987,11 @@ def conversation_transfer(
         state.required_skills.set([to_skill])
         RoutingState.objects.filter(pk=state.pk).update(skills_since=now, relaxed_at=None, queued_recorded=False)
     else:
-        token = _assigning.set({"why": {conversation.pk: (reason, [])}, "actor": by})
-        try:
-            conversation_services.conversation_accept(conversation_id=conversation.pk, agent=to_agent)
-        finally:
-            _assigning.reset(token)
+        conversation_services.conversation_accept(
+            conversation_id=conversation.pk,
+            agent=to_agent,
+            reasons={"why": {conversation.pk: (reason, [])}, "actor": by},
+        )
     routing_schedule()
     conversation.refresh_from_db()
     return conversation
