@@ -34,7 +34,7 @@ from django.utils import timezone
 from conversations import broadcast as conversation_broadcast
 from conversations import services as conversation_services
 from conversations.models import Conversation, display_name
-from helpdesk.db import bulk_insert, on_commit_once, sql_case, sql_for_update, sql_in, sql_rows, sql_run, sql_time
+from helpdesk.db import bulk_insert, on_commit_once
 from helpdesk.tasks import task_enqueue
 from routing import broadcast, queries, selectors
 from routing.models import AgentProfile, Offer, PresenceLog, RoutingDecision, RoutingSettings, RoutingState, Skill
@@ -51,10 +51,6 @@ QUEUE_SCAN = 200
 # Rounds per routing call when concurrency spoils a plan (a conversation taken or
 # locked meanwhile, an agent filled); past them, the next request routes again.
 ROUNDS_PER_CALL = 5
-# PostgreSQL: the advisory lock the process routing holds, and the sequence
-# requests are counted on (migration routing 0003).
-ROUTER_LOCK = 0x626174_6F6E_01
-REQUESTS = "routing_request_seq"
 # A process routes for others at most this long before a task takes over, so a
 # web request that became the router under sustained load is not held up.
 SERVE_S = 1.0
@@ -62,13 +58,6 @@ SERVE_S = 1.0
 # is in its reason): the best who could take it, then the nearest who could not.
 CANDIDATES_RECORDED = 10
 EPOCH = datetime.min.replace(tzinfo=UTC)
-CONVERSATIONS = Conversation._meta.db_table
-OFFERS = Offer._meta.db_table
-PROFILES = AgentProfile._meta.db_table
-REQUIRED = RoutingState.required_skills.through._meta.db_table
-SKILLS = Skill._meta.db_table
-STATES = RoutingState._meta.db_table
-USERS = get_user_model()._meta.db_table
 
 
 class AgentAtCapacity(Exception):
@@ -113,17 +102,11 @@ class _Slots:
 def _slots_lock(users: dict[int, AbstractBaseUser]) -> dict[int, _Slots]:
     """Lock the profiles of these agents (creating a missing one: someone taking a
     first conversation by hand), in user id order, and read them."""
-    ids = sorted(users)
-    query = (
-        f"SELECT p.user_id, u.username, u.first_name, p.presence, p.capacity, p.active_count, p.offered_count"
-        f" FROM {PROFILES} p JOIN {USERS} u ON u.id = p.user_id WHERE p.user_id IN ({sql_in(ids)})"
-        f" ORDER BY p.user_id{sql_for_update(of='p')}"
-    )
-    rows = {row[0]: _Slots(*row) for row in sql_rows(query, ids)}
+    rows = {row[0]: _Slots(*row) for row in queries.profiles_lock(user_ids=list(users))}
     if len(rows) < len(users):
         for user_id in users.keys() - rows.keys():
             agent_profile_for(users[user_id])
-        rows = {row[0]: _Slots(*row) for row in sql_rows(query, ids)}
+        rows = {row[0]: _Slots(*row) for row in queries.profiles_lock(user_ids=list(users))}
     return rows
 
 
@@ -136,13 +119,7 @@ def _slots_take(
         row = rows[user_id]
         if row.active + row.offered + n > row.capacity or (online and row.presence != Presence.ONLINE):
             raise AgentAtCapacity(users[user_id])
-    counter = "offered_count" if offered else "active_count"
-    taken, params = sql_case("user_id", need)
-    changes = f"{counter} = {counter} + {taken}"
-    if not offered:
-        changes += ", last_assigned_at = %s"
-        params.append(sql_time(now))
-    sql_run(f"UPDATE {PROFILES} SET {changes} WHERE user_id IN ({sql_in(need)})", [*params, *need])
+    queries.profiles_take(need=need, offered=offered, now=now)
     for user_id, n in need.items():
         if offered:
             rows[user_id].offered += n
@@ -235,44 +212,20 @@ def routing_request() -> None:
         route()
         return
     deadline = time.monotonic() + SERVE_S
-    taken, latest = _router_take(count=True)
+    taken, latest = queries.router_take(count=True)
     while taken:
         served, handover = latest, time.monotonic() > deadline
         try:
             if not handover:
                 route()
         finally:
-            latest = _router_release()
+            latest = queries.router_release()
         if handover:
             task_enqueue("routing.tasks.route", task_name=f"routing-{latest}")
             return
         if latest == served:
             return
-        taken, latest = _router_take(count=False)
-
-
-# Each statement runs its steps in order, in one round trip: a subquery with
-# OFFSET 0 is not flattened, and a LATERAL one that refers to it runs after it.
-_READ = f"CROSS JOIN LATERAL (SELECT last_value FROM {REQUESTS} WHERE x.done IS NOT NULL OFFSET 0) AS s"
-_TAKE = f"SELECT x.done, s.last_value FROM (SELECT pg_try_advisory_lock(%s) AS done OFFSET 0) AS x {_READ}"
-_COUNT_TAKE = f"""SELECT x.done, s.last_value FROM (SELECT nextval('{REQUESTS}') AS n OFFSET 0) AS c
-    CROSS JOIN LATERAL (SELECT pg_try_advisory_lock(%s) AS done WHERE c.n IS NOT NULL OFFSET 0) AS x {_READ}"""
-_RELEASE = f"SELECT s.last_value FROM (SELECT pg_advisory_unlock(%s) AS done OFFSET 0) AS x {_READ}"
-
-
-def _router_take(*, count: bool) -> tuple[bool, int]:
-    """Try to take the router lock (``count``: count a request first); returns
-    whether it was taken and the count read after trying."""
-    with connection.cursor() as cursor:
-        cursor.execute(_COUNT_TAKE if count else _TAKE, [ROUTER_LOCK])
-        return cursor.fetchone()
-
-
-def _router_release() -> int:
-    """Let go of the router lock; returns the count read after letting go."""
-    with connection.cursor() as cursor:
-        cursor.execute(_RELEASE, [ROUTER_LOCK])
-        return cursor.fetchone()[0]
+        taken, latest = queries.router_take(count=False)
 
 
 # --- Routing state -------------------------------------------------------------------
@@ -350,13 +303,7 @@ def _queue_window(*, offering: bool) -> list[_Waiting]:
     """The first waiting conversations nobody is being offered, in queue order, with
     the skills each needs and (when offering) who had it offered before; read
     without locks, in two or three queries however long the queue."""
-    rows = sql_rows(
-        f"SELECT c.id, s.conversation_id, s.relaxed_at, s.queued_recorded FROM {CONVERSATIONS} c"
-        f" LEFT JOIN {STATES} s ON s.conversation_id = c.id WHERE c.status = %s"
-        f" AND NOT EXISTS (SELECT 1 FROM {OFFERS} o WHERE o.conversation_id = c.id AND o.state = %s)"
-        " ORDER BY c.priority, c.handed_off_at, c.id LIMIT %s",
-        [Status.PENDING_HANDOFF, Offer.State.OPEN, QUEUE_SCAN],
-    )
+    rows = queries.queue_window_rows(limit=QUEUE_SCAN)
     if not rows:
         return []
     new = [pk for pk, state, _relaxed, _queued in rows if state is None]
@@ -364,16 +311,7 @@ def _queue_window(*, offering: bool) -> list[_Waiting]:
         _states_create(conversations=list(Conversation.objects.filter(pk__in=new).select_related("customer")))
     window = {pk: _Waiting(conversation_id=pk, queued_recorded=bool(queued)) for pk, _state, _relaxed, queued in rows}
     needing = [pk for pk, _state, relaxed, _queued in rows if relaxed is None]
-    required = (
-        sql_rows(
-            f"SELECT r.routingstate_id, r.skill_id, k.name FROM {REQUIRED} r JOIN {SKILLS} k ON k.id = r.skill_id"
-            f" WHERE r.routingstate_id IN ({sql_in(needing)})",
-            needing,
-        )
-        if needing
-        else []
-    )
-    for state_id, skill_id, name in required:
+    for state_id, skill_id, name in queries.required_skills_rows(state_ids=needing):
         window[state_id].required[skill_id] = name
     if offering:
         for conversation_id, agent_id in Offer.objects.filter(conversation_id__in=list(window)).values_list(
@@ -636,13 +574,7 @@ def assignments_record(
     """
     context = reasons or {}
     agent_of = {conversation.pk: agent for conversation, agent in assigned}
-    offers = list(
-        Offer.objects.raw(
-            f"SELECT id, agent_id, conversation_id FROM {OFFERS} WHERE conversation_id IN ({sql_in(agent_of)})"
-            " AND state = %s",
-            [*agent_of, Offer.State.OPEN],
-        )
-    )
+    offers = queries.open_offers_of(conversation_ids=list(agent_of))
     users = {agent.pk: agent for agent in agent_of.values()}
     rows = _slots_lock({**users, **{o.agent_id: get_user_model()(pk=o.agent_id) for o in offers}})
     own_offers = set()
@@ -695,7 +627,7 @@ def resolution_record(*, conversation: Conversation, now: datetime) -> None:
     else:
         row = _slots_lock({agent_id: get_user_model()(pk=agent_id)})[agent_id]
         if row.active > 0:
-            sql_run(f"UPDATE {PROFILES} SET active_count = active_count - 1 WHERE user_id = %s", [agent_id])
+            queries.profile_load_decrement(user_id=agent_id)
             row.active -= 1
         broadcast.notify_agents([row.payload])
     routing_schedule()
@@ -873,7 +805,7 @@ def _requeue(*, conversation_id: int, agent: AbstractBaseUser, now: datetime) ->
     )
     if not released:
         return False
-    AgentProfile.objects.filter(user_id=agent.pk, active_count__gt=0).update(active_count=F("active_count") - 1)
+    queries.profile_load_decrement(user_id=agent.pk)
     decision_record(
         conversation=Conversation.objects.get(pk=conversation_id),
         kind=Kind.REQUEUED,
@@ -978,7 +910,7 @@ def conversation_transfer(
     conversation_services.conversation_release(
         conversation_id=conversation.pk, agent=current, body=f"{display_name(current)} is passing you to {target}."
     )
-    AgentProfile.objects.filter(user_id=current.pk, active_count__gt=0).update(active_count=F("active_count") - 1)
+    queries.profile_load_decrement(user_id=current.pk)
     broadcast.notify_agent(user_id=current.pk)
     reason = f"Transferred by {display_name(by)} to {target}" + (f": {note}" if note else "")
     decision_record(conversation=conversation, kind=Kind.TRANSFERRED, agent=to_agent, actor=by, reason=reason, now=now)
