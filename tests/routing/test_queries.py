@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from conversations.models import Conversation
 from routing import queries, services
 from routing.models import AgentProfile, Offer, RoutingState, Skill
+from routing.services import router
 from tests.factories import ConversationFactory, MessageFactory, UserFactory
 from tests.routing.conftest import NOW, make_online
 
@@ -81,7 +82,7 @@ def test_the_router_lock_and_its_count_match_the_separate_statements(monkeypatch
         # No advisory locks: a request routes in place, never through the lock.
         routed = []
         monkeypatch.setattr(queries, "router_take", lambda **kw: pytest.fail("SQLite took the router lock"))
-        monkeypatch.setattr(services, "route", lambda **kw: routed.append(1) or 0)
+        monkeypatch.setattr(router, "route", lambda **kw: routed.append(1) or 0)
         services.routing_request()
         assert routed == [1]
         return
