@@ -25,13 +25,13 @@ def agent_profile_for(user: AbstractBaseUser) -> AgentProfile:
     return AgentProfile.objects.get_or_create(user=user)[0]
 
 
-def _lock_profiles(user_ids) -> None:
+def agents_lock(user_ids) -> None:
     """Row-lock these agents' profiles in the one order every path uses."""
-    _slots_lock({user_id: get_user_model()(pk=user_id) for user_id in user_ids})
+    slots_lock({user_id: get_user_model()(pk=user_id) for user_id in user_ids})
 
 
 @dataclass
-class _Slots:
+class Slots:
     """An agent's profile as read under its row lock: what may still be taken."""
 
     user_id: int
@@ -54,19 +54,19 @@ class _Slots:
         )
 
 
-def _slots_lock(users: dict[int, AbstractBaseUser]) -> dict[int, _Slots]:
+def slots_lock(users: dict[int, AbstractBaseUser]) -> dict[int, Slots]:
     """Lock the profiles of these agents (creating a missing one: someone taking a
     first conversation by hand), in user id order, and read them."""
-    rows = {row[0]: _Slots(*row) for row in queries.profiles_lock(user_ids=list(users))}
+    rows = {row[0]: Slots(*row) for row in queries.profiles_lock(user_ids=list(users))}
     if len(rows) < len(users):
         for user_id in users.keys() - rows.keys():
             agent_profile_for(users[user_id])
-        rows = {row[0]: _Slots(*row) for row in queries.profiles_lock(user_ids=list(users))}
+        rows = {row[0]: Slots(*row) for row in queries.profiles_lock(user_ids=list(users))}
     return rows
 
 
-def _slots_take(
-    *, rows: dict[int, _Slots], need: Counter, users: dict, offered: bool, online: bool, now: datetime
+def slots_take(
+    *, rows: dict[int, Slots], need: Counter, users: dict, offered: bool, online: bool, now: datetime
 ) -> None:
     """Take ``need[agent]`` slots of each locked agent, as assignments or as offers;
     AgentAtCapacity if one has too little room (or is not online, if ``online``)."""
@@ -82,7 +82,7 @@ def _slots_take(
             rows[user_id].active += n
 
 
-def _close_offer(*, offer: Offer, state: str, now: datetime) -> bool:
+def offer_close(*, offer: Offer, state: str, now: datetime) -> bool:
     """Close an open offer and give its reserved slot back. Caller holds the
     conversation lock and the agent's profile lock."""
     closed = Offer.objects.filter(pk=offer.pk, state=Offer.State.OPEN).update(state=state, closed_at=now)

@@ -10,10 +10,10 @@ from django.db import transaction
 from conversations.models import Conversation, display_name
 from routing import broadcast, queries
 from routing.models import Offer, RoutingDecision
-from routing.services.capacity import _close_offer, _lock_profiles, _slots_lock, _slots_take
+from routing.services.capacity import agents_lock, offer_close, slots_lock, slots_take
 from routing.services.decisions import decisions_record
 from routing.services.router import routing_schedule
-from routing.services.state import _states_create
+from routing.services.state import states_create
 
 Kind = RoutingDecision.Kind
 
@@ -24,7 +24,7 @@ def handoff_received(*, conversation: Conversation) -> None:
     skills it needs here, in the handoff's transaction, so the one router has less
     to do; route once the handoff has committed (after the priority and SLA
     receivers of the same transaction have run)."""
-    _states_create(conversations=[conversation], new=True)
+    states_create(conversations=[conversation], new=True)
     routing_schedule()
 
 
@@ -46,16 +46,16 @@ def assignments_record(
     agent_of = {conversation.pk: agent for conversation, agent in assigned}
     offers = queries.open_offers_of(conversation_ids=list(agent_of))
     users = {agent.pk: agent for agent in agent_of.values()}
-    rows = _slots_lock({**users, **{o.agent_id: get_user_model()(pk=o.agent_id) for o in offers}})
+    rows = slots_lock({**users, **{o.agent_id: get_user_model()(pk=o.agent_id) for o in offers}})
     own_offers = set()
     for offer in offers:
         if offer.agent_id == agent_of[offer.conversation_id].pk:
             own_offers.add(offer.conversation_id)
-            _close_offer(offer=offer, state=Offer.State.ACCEPTED, now=now)
+            offer_close(offer=offer, state=Offer.State.ACCEPTED, now=now)
         else:
-            _close_offer(offer=offer, state=Offer.State.WITHDRAWN, now=now)
+            offer_close(offer=offer, state=Offer.State.WITHDRAWN, now=now)
         rows[offer.agent_id].offered -= 1
-    _slots_take(
+    slots_take(
         rows=rows,
         need=Counter(agent.pk for agent in agent_of.values()),
         users=users,
@@ -91,11 +91,11 @@ def resolution_record(*, conversation: Conversation, now: datetime) -> None:
     if agent_id is None:
         offer = Offer.objects.filter(conversation=conversation, state=Offer.State.OPEN).first()
         if offer is not None:
-            _lock_profiles([offer.agent_id])
-            _close_offer(offer=offer, state=Offer.State.WITHDRAWN, now=now)
+            agents_lock([offer.agent_id])
+            offer_close(offer=offer, state=Offer.State.WITHDRAWN, now=now)
             broadcast.notify_agent(user_id=offer.agent_id)
     else:
-        row = _slots_lock({agent_id: get_user_model()(pk=agent_id)})[agent_id]
+        row = slots_lock({agent_id: get_user_model()(pk=agent_id)})[agent_id]
         if row.active > 0:
             queries.profile_load_decrement(user_id=agent_id)
             row.active -= 1

@@ -10,7 +10,7 @@ from conversations import services as conversation_services
 from conversations.models import Conversation, display_name
 from routing import broadcast
 from routing.models import Offer, RoutingDecision
-from routing.services.capacity import _close_offer, _lock_profiles
+from routing.services.capacity import agents_lock, offer_close
 from routing.services.decisions import decision_record
 from routing.services.router import routing_schedule
 
@@ -38,8 +38,8 @@ def offer_decline(*, offer_id: int, agent: AbstractBaseUser, now: datetime) -> b
     offer = Offer.objects.get(pk=offer_id)
     if offer.agent_id != agent.pk:
         raise PermissionDenied("This offer was made to someone else.")
-    _lock_profiles([agent.pk])
-    if not _close_offer(offer=offer, state=Offer.State.DECLINED, now=now):
+    agents_lock([agent.pk])
+    if not offer_close(offer=offer, state=Offer.State.DECLINED, now=now):
         return False
     decision_record(
         conversation=conversation,
@@ -67,8 +67,8 @@ def offers_expire(*, now: datetime) -> int:
             )
             if conversation is None:
                 continue  # being accepted or resolved right now; the next sweep sees the outcome
-            _lock_profiles([offer.agent_id])
-            if not _close_offer(offer=offer, state=Offer.State.EXPIRED, now=now):
+            agents_lock([offer.agent_id])
+            if not offer_close(offer=offer, state=Offer.State.EXPIRED, now=now):
                 continue
             decision_record(
                 conversation=conversation,

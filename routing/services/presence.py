@@ -13,7 +13,7 @@ from conversations import services as conversation_services
 from conversations.models import Conversation, display_name
 from routing import broadcast, queries, selectors
 from routing.models import AgentProfile, Offer, PresenceLog, RoutingDecision, RoutingSettings
-from routing.services.capacity import _close_offer, _lock_profiles, agent_profile_for
+from routing.services.capacity import agent_profile_for, agents_lock, offer_close
 from routing.services.decisions import decision_record
 from routing.services.router import routing_schedule
 
@@ -71,8 +71,8 @@ def agent_unavailable(*, user_id: int, now: datetime) -> None:
         with transaction.atomic():
             offer = Offer.objects.filter(pk=offer_id).first()
             conversation = Conversation.objects.select_for_update().get(pk=offer.conversation_id)
-            _lock_profiles([user_id])
-            if _close_offer(offer=offer, state=Offer.State.WITHDRAWN, now=now):
+            agents_lock([user_id])
+            if offer_close(offer=offer, state=Offer.State.WITHDRAWN, now=now):
                 decision_record(
                     conversation=conversation,
                     kind=Kind.WITHDRAWN,
@@ -93,7 +93,7 @@ def agent_unavailable(*, user_id: int, now: datetime) -> None:
 @transaction.atomic
 def _requeue(*, conversation_id: int, agent: AbstractBaseUser, now: datetime) -> bool:
     Conversation.objects.select_for_update().get(pk=conversation_id)
-    _lock_profiles([agent.pk])
+    agents_lock([agent.pk])
     released = conversation_services.conversation_release(
         conversation_id=conversation_id,
         agent=agent,

@@ -8,7 +8,7 @@ from conversations.models import Conversation
 from routing import queries, selectors
 from routing.models import Offer, RoutingDecision, RoutingState
 from routing.services.decisions import decisions_record
-from routing.services.state import _states_create
+from routing.services.state import states_create
 
 Kind = RoutingDecision.Kind
 
@@ -27,7 +27,7 @@ EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
-class _Waiting:
+class Waiting:
     """A conversation at the head of the queue, as one routing round read it."""
 
     conversation_id: int
@@ -36,7 +36,7 @@ class _Waiting:
     tried: set[int] = field(default_factory=set)  # agents offered it before
 
 
-def _queue_window(*, offering: bool) -> list[_Waiting]:
+def queue_window(*, offering: bool) -> list[Waiting]:
     """The first waiting conversations nobody is being offered, in queue order, with
     the skills each needs and (when offering) who had it offered before; read
     without locks, in two or three queries however long the queue."""
@@ -45,8 +45,8 @@ def _queue_window(*, offering: bool) -> list[_Waiting]:
         return []
     new = [pk for pk, state, _relaxed, _queued in rows if state is None]
     if new:  # handed off before routing was there to hear it
-        _states_create(conversations=list(Conversation.objects.filter(pk__in=new).select_related("customer")))
-    window = {pk: _Waiting(conversation_id=pk, queued_recorded=bool(queued)) for pk, _state, _relaxed, queued in rows}
+        states_create(conversations=list(Conversation.objects.filter(pk__in=new).select_related("customer")))
+    window = {pk: Waiting(conversation_id=pk, queued_recorded=bool(queued)) for pk, _state, _relaxed, queued in rows}
     needing = [pk for pk, _state, relaxed, _queued in rows if relaxed is None]
     for state_id, skill_id, name in queries.required_skills_rows(state_ids=needing):
         window[state_id].required[skill_id] = name
@@ -82,11 +82,11 @@ def _record(candidates: list[selectors.Candidate], busy: dict[int, int], require
 
 
 @dataclass
-class _Placement:
+class Placement:
     """One line of a routing plan: the conversation, the agents who may take it
     best first (the first is chosen), and the record of who was considered."""
 
-    waiting: _Waiting
+    waiting: Waiting
     ranked: list[selectors.Candidate]
     load: str  # the chosen agent's, as the plan saw it
     record: list[dict]
@@ -101,9 +101,9 @@ class _Placement:
         return f"{len(self.ranked)} of {self.online} online agents could take it"
 
 
-def _plan(
-    window: list[_Waiting], candidates: list[selectors.Candidate], *, now: datetime
-) -> tuple[list[_Placement], dict[int, list[dict]]]:
+def placements_plan(
+    window: list[Waiting], candidates: list[selectors.Candidate], *, now: datetime
+) -> tuple[list[Placement], dict[int, list[dict]]]:
     """Who takes what, in queue order: each conversation goes to an eligible agent
     (room, all required skills) not offered it before, with the lowest load, then
     idle longest; each placement counts against the agent for the ones after it.
@@ -125,7 +125,7 @@ def _plan(
         )
         chosen = eligible[0]
         plan.append(
-            _Placement(
+            Placement(
                 waiting=waiting,
                 ranked=eligible,
                 load=f"{busy[chosen.user_id]}/{chosen.capacity}",
@@ -138,7 +138,7 @@ def _plan(
     return plan, waits
 
 
-def _queued_record(*, window: list[_Waiting], waits: dict[int, list[dict]], online: int, now: datetime) -> bool:
+def queued_record(*, window: list[Waiting], waits: dict[int, list[dict]], online: int, now: datetime) -> bool:
     """Say once, for each conversation that has just started to wait, why it waits.
     True if any did (the queue grew: its customers' places are pushed)."""
     new = [w for w in window if w.conversation_id in waits]

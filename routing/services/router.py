@@ -15,9 +15,9 @@ from helpdesk.db import on_commit_once
 from helpdesk.tasks import task_enqueue
 from routing import broadcast, queries, selectors
 from routing.models import Offer, RoutingDecision, RoutingSettings
-from routing.services.capacity import AgentAtCapacity, _slots_lock, _slots_take
+from routing.services.capacity import AgentAtCapacity, slots_lock, slots_take
 from routing.services.decisions import decisions_record
-from routing.services.queue import _Placement, _plan, _queue_window, _queued_record
+from routing.services.queue import Placement, placements_plan, queue_window, queued_record
 
 Kind = RoutingDecision.Kind
 Status = Conversation.Status
@@ -71,7 +71,7 @@ def routing_request() -> None:
         taken, latest = queries.router_take(count=False)
 
 
-def _offers_make(*, plan: list[_Placement], settings: RoutingSettings, now: datetime) -> int:
+def _offers_make(*, plan: list[Placement], settings: RoutingSettings, now: datetime) -> int:
     """Offer each planned conversation to its chosen agent; in the caller's
     transaction. Returns how many were offered."""
     claimed = set(
@@ -89,10 +89,8 @@ def _offers_make(*, plan: list[_Placement], settings: RoutingSettings, now: date
     if not plan:
         return 0
     users = {p.chosen.user_id: p.chosen.user for p in plan}
-    rows = _slots_lock(users)
-    _slots_take(
-        rows=rows, need=Counter(p.chosen.user_id for p in plan), users=users, offered=True, online=True, now=now
-    )
+    rows = slots_lock(users)
+    slots_take(rows=rows, need=Counter(p.chosen.user_id for p in plan), users=users, offered=True, online=True, now=now)
     expires_at = now + timedelta(seconds=settings.offer_timeout_s)
     offers = Offer.objects.bulk_create(
         [
@@ -129,7 +127,7 @@ def _offers_make(*, plan: list[_Placement], settings: RoutingSettings, now: date
     return len(plan)
 
 
-def _place(*, plan: list[_Placement], settings: RoutingSettings, now: datetime) -> int:
+def _place(*, plan: list[Placement], settings: RoutingSettings, now: datetime) -> int:
     """Place a plan in one transaction: assign (or offer) each conversation to its
     chosen agent. Conversations another transaction holds are passed over (SKIP
     LOCKED); if an agent no longer has room (or went offline) since the plan was
@@ -171,12 +169,12 @@ def route(*, now_fn=None) -> int:
     placed = 0
     for _round in range(ROUNDS_PER_CALL):
         now = now_fn()
-        window = _queue_window(offering=settings.mode == RoutingSettings.Mode.OFFER)
+        window = queue_window(offering=settings.mode == RoutingSettings.Mode.OFFER)
         if not window:
             break
         candidates = selectors.online_candidates(with_skills=any(w.required for w in window))
-        plan, waits = _plan(window, candidates, now=now)
-        if _queued_record(window=window, waits=waits, online=len(candidates), now=now):
+        plan, waits = placements_plan(window, candidates, now=now)
+        if queued_record(window=window, waits=waits, online=len(candidates), now=now):
             conversation_broadcast.notify_queue_positions()
         if not plan:
             break

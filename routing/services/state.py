@@ -9,7 +9,7 @@ from routing import queries, selectors
 from routing.models import RoutingState
 
 
-def _states_create(*, conversations: list[Conversation], new: bool = False) -> None:
+def states_create(*, conversations: list[Conversation], new: bool = False) -> None:
     """Routing state for conversations that entered the queue (their customers
     loaded with them): the skills the matching rules require, in force since the
     handoff. A conversation that has one already keeps it (``new``: none can, it
@@ -49,6 +49,6 @@ def routing_state_for(*, conversation: Conversation) -> RoutingState:
     """The conversation's routing state, made from the rules if it has none yet."""
     state = RoutingState.objects.filter(pk=conversation.pk).first()
     if state is None:
-        _states_create(conversations=list(Conversation.objects.filter(pk=conversation.pk).select_related("customer")))
+        states_create(conversations=list(Conversation.objects.filter(pk=conversation.pk).select_related("customer")))
         state = RoutingState.objects.get(pk=conversation.pk)
     return state

@@ -10,7 +10,7 @@ from conversations import services as conversation_services
 from conversations.models import Conversation, display_name
 from routing import broadcast, queries
 from routing.models import AgentProfile, RoutingDecision, RoutingState, Skill
-from routing.services.capacity import _slots_lock
+from routing.services.capacity import slots_lock
 from routing.services.decisions import decision_record
 from routing.services.router import routing_schedule
 from routing.services.state import routing_state_for
@@ -43,7 +43,7 @@ def conversation_transfer(
         raise PermissionDenied("Only the agent handling this conversation (or an admin) can transfer it.")
     if to_agent is not None and to_agent.pk == current.pk:
         raise ValidationError(f"{display_name(to_agent)} already has this conversation.", code="invalid")
-    rows = _slots_lock({current.pk: current, **({to_agent.pk: to_agent} if to_agent else {})})
+    rows = slots_lock({current.pk: current, **({to_agent.pk: to_agent} if to_agent else {})})
     if to_agent is not None and rows[to_agent.pk].presence != Presence.ONLINE:
         raise ValidationError(
             f"{display_name(to_agent)} is {rows[to_agent.pk].presence}: transfer to someone online,"
