@@ -10,6 +10,7 @@ from django.dispatch import Signal
 # conversation: the conversation, now pending_handoff.
 conversation_handed_off = Signal()
 # assigned: [(conversation, agent)], now assigned, in one transaction (one accept, or a routing batch).
+# reasons: what the caller that assigned said about why (a dict of its own, or None).
 conversations_assigned = Signal()
 # conversation, agent, message: the agent's message (first_reply says whether it was the first).
 agent_replied = Signal()

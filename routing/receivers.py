@@ -13,8 +13,8 @@ def on_handed_off(sender, *, conversation, **kwargs):
     services.handoff_received(conversation=conversation)
 
 
-def on_assigned(sender, *, assigned, **kwargs):
-    services.assignments_record(assigned=assigned, now=timezone.now())
+def on_assigned(sender, *, assigned, reasons=None, **kwargs):
+    services.assignments_record(assigned=assigned, reasons=reasons, now=timezone.now())
 
 
 def on_resolved(sender, *, conversation, **kwargs):

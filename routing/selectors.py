@@ -6,10 +6,10 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from conversations.models import Conversation, Message
+from conversations.models import Conversation
 from helpdesk import config
-from helpdesk.db import sql_datetime, sql_in, sql_rows
 from knowledge.models import Entry
+from routing import queries
 from routing.models import AgentProfile, Offer, RoutingRule, RoutingSettings, Skill
 
 
@@ -65,19 +65,9 @@ class Candidate:
 def online_candidates(*, with_skills: bool = True) -> list[Candidate]:
     """Every online agent with their load (and skills), in one query (two), read as
     plain values: a round of routing reads this and nothing else about agents."""
-    rows = sql_rows(
-        "SELECT p.id, p.user_id, u.username, u.first_name, p.active_count, p.offered_count, p.capacity,"
-        f" p.last_assigned_at FROM {AgentProfile._meta.db_table} p JOIN {get_user_model()._meta.db_table} u"
-        " ON u.id = p.user_id WHERE p.presence = %s AND u.is_active = %s ORDER BY p.user_id",
-        [AgentProfile.Presence.ONLINE, True],
-    )
-    candidates = {row[0]: Candidate(*row[:-1], last_assigned_at=sql_datetime(row[-1])) for row in rows}
+    candidates = {row[0]: Candidate(*row) for row in queries.online_candidate_rows()}
     if with_skills and candidates:
-        for profile_id, skill_id in sql_rows(
-            f"SELECT agentprofile_id, skill_id FROM {AgentProfile.skills.through._meta.db_table}"
-            f" WHERE agentprofile_id IN ({sql_in(candidates)})",
-            list(candidates),
-        ):
+        for profile_id, skill_id in queries.profile_skill_rows(profile_ids=list(candidates)):
             candidates[profile_id].skills.add(skill_id)
     return list(candidates.values())
 
@@ -114,11 +104,7 @@ def rules_matching_many(*, conversations: list[Conversation]) -> dict[int, list[
     said: dict[int, str] = {}
     if any(r.keywords for r in rules):
         ids = [c.pk for c in conversations]
-        for conversation_id, body in sql_rows(
-            f"SELECT conversation_id, body FROM {Message._meta.db_table} WHERE conversation_id IN ({sql_in(ids)})"
-            " AND sender = %s ORDER BY conversation_id, seq",
-            [*ids, Message.Sender.CUSTOMER],
-        ):
+        for conversation_id, body in queries.customer_message_bodies(conversation_ids=ids):
             said[conversation_id] = f"{said.get(conversation_id, '')} {body.lower()}"
     categories: dict[str, str] = {}
     if any(r.category for r in rules):

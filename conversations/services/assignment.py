@@ -27,13 +27,14 @@ class ConversationAlreadyTaken(Exception):
             super().__init__(f"{who} already accepted this conversation.")
 
 
-def conversation_accept(*, conversation_id: int, agent: AbstractBaseUser) -> Conversation:
+def conversation_accept(*, conversation_id: int, agent: AbstractBaseUser, reasons: dict | None = None) -> Conversation:
     """Assign a pending conversation to ``agent``; exactly one of racing agents wins.
 
     Raises ConversationAlreadyTaken, outside the transaction and with nothing
     written, so a caller inside a transaction of its own may carry on.
+    ``reasons``: as for ``conversations_assign``.
     """
-    if conversations_assign(assignments={conversation_id: agent}):
+    if conversations_assign(assignments={conversation_id: agent}, reasons=reasons):
         return Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
     conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
     if conversation.status == Status.ASSIGNED and conversation.assigned_agent_id == agent.pk:
@@ -42,7 +43,9 @@ def conversation_accept(*, conversation_id: int, agent: AbstractBaseUser) -> Con
 
 
 @transaction.atomic(savepoint=False)
-def conversations_assign(*, assignments: dict[int, AbstractBaseUser], skip_locked: bool = False) -> list[Conversation]:
+def conversations_assign(
+    *, assignments: dict[int, AbstractBaseUser], skip_locked: bool = False, reasons: dict | None = None
+) -> list[Conversation]:
     """Assign pending conversations to agents: ``{conversation id: agent}``, one
     (an agent accepting) or many (routing placing a batch).
 
@@ -51,6 +54,7 @@ def conversations_assign(*, assignments: dict[int, AbstractBaseUser], skip_locke
     transaction holds instead of waiting (routing). Returns those assigned. The
     ``conversations_assigned`` hook lets routing count them against capacity in
     this same transaction; it raises if an agent has no room, which rolls all back.
+    ``reasons``: the caller's account of why (routing's), handed to that hook as is.
     """
     now = timezone.now()
     pending = queries.conversations_lock_pending(ids=list(assignments), skip_locked=skip_locked)
@@ -65,7 +69,9 @@ def conversations_assign(*, assignments: dict[int, AbstractBaseUser], skip_locke
     _system_messages_create(
         [(c, c.last_seq, f"{display_name(assignments[c.pk])} joined the conversation.") for c in pending]
     )
-    signals.conversations_assigned.send(sender=Conversation, assigned=[(c, assignments[c.pk]) for c in pending])
+    signals.conversations_assigned.send(
+        sender=Conversation, assigned=[(c, assignments[c.pk]) for c in pending], reasons=reasons
+    )
     for conversation in pending:
         broadcast.notify_conversation(conversation, event="assigned")
     broadcast.notify_queue_positions()

@@ -10,6 +10,7 @@ from conversations.models import Conversation, Message
 from routing import services
 from routing.models import AgentProfile, Offer, RoutingDecision, RoutingSettings
 from routing.selectors import routing_settings
+from routing.services import router as routing_router
 from tests.conversations.test_concurrency import _race
 from tests.factories import ConversationFactory, CustomerFactory, UserFactory
 from tests.routing.conftest import make_online
@@ -197,7 +198,7 @@ def test_a_request_made_while_another_process_routes_is_served_by_that_router(mo
             assert counted.wait(timeout=30)
         return real_route(**kwargs)
 
-    monkeypatch.setattr(services, "route", route)
+    monkeypatch.setattr(routing_router, "route", route)
 
     def router():
         try:
@@ -221,8 +222,8 @@ def test_a_router_that_has_routed_long_enough_leaves_the_rest_to_a_task(monkeypa
     alice = UserFactory(username="alice")
     make_online(alice, capacity=5)
     queued = []
-    monkeypatch.setattr(services, "SERVE_S", 0.0)
-    monkeypatch.setattr(services, "task_enqueue", lambda func, **kwargs: queued.append(func))
+    monkeypatch.setattr(routing_router, "SERVE_S", 0.0)
+    monkeypatch.setattr(routing_router, "task_enqueue", lambda func, **kwargs: queued.append(func))
     ConversationFactory(pending=True)
     services.routing_request()
     if connection.vendor == "postgresql":

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from conversations import services as conversation_services
+from conversations import signals
 from conversations.models import Conversation, ConversationEvent
 from knowledge.models import Entry
 from routing import services
@@ -423,3 +424,34 @@ def test_resolving_a_pending_conversation_withdraws_its_offer(agent, admin_user,
 def test_mode_setting_is_a_choice_of_offer_or_auto_assign(routing_config):
     assert routing_config.mode == RoutingSettings.Mode.OFFER
     assert set(RoutingSettings.Mode.values) == {"offer", "auto_assign"}
+
+
+def test_routing_says_why_it_assigned_through_the_signal(agent, auto_assign, django_capture_on_commit_callbacks):
+    make_online(agent)
+    heard = []
+
+    def listen(sender, *, reasons=None, **kwargs):
+        heard.append(reasons)
+
+    signals.conversations_assigned.connect(listen)
+    try:
+        conversation = _handoff(django_capture_on_commit_callbacks)
+    finally:
+        signals.conversations_assigned.disconnect(listen)
+    assert conversation.assigned_agent == agent
+    assert heard[0]["routed"] is True
+    decision = RoutingDecision.objects.get(conversation=conversation, kind=Kind.ASSIGNED)
+    assert decision.reason.startswith("Assigned to Alice: lowest load (0/5)")
+    assert decision.reason == heard[0]["why"][conversation.pk][0]
+    assert conversation.events.get(kind="routing.assigned").actor is None
+
+
+def test_an_assignment_by_transfer_keeps_the_transfers_reason_and_actor(agent, other_agent):
+    make_online(agent)
+    make_online(other_agent)
+    conversation = ConversationFactory(pending=True)
+    services.conversation_take(conversation_id=conversation.pk, agent=agent)
+    services.conversation_transfer(conversation_id=conversation.pk, by=agent, to_agent=other_agent, note="", now=NOW)
+    assigned = RoutingDecision.objects.filter(conversation=conversation, kind=Kind.ASSIGNED).order_by("pk")
+    assert [d.reason for d in assigned] == ["Alice took it from the queue", "Transferred by Alice to Bob"]
+    assert conversation.events.filter(kind="routing.assigned").order_by("pk").last().actor == agent
