@@ -15,7 +15,7 @@ from fractions import Fraction
 from django.db import connection
 from django.db.models import Expression, F, QuerySet
 
-from helpdesk.db import sql_rows
+from core.db import sql_rows
 
 # The keys under which the grouped figures carry each group's counts, and the
 # figures over all groups.

@@ -67,8 +67,8 @@ def _setup(args) -> dict:
 
     from conversations import services as conversation_services
     from conversations.identity import customer_token_make
-    from conversations.management.commands.demo_data import DEMO_KB
     from conversations.models import Conversation, Customer
+    from demo.management.commands.demo_data import DEMO_KB
     from knowledge.models import Entry
     from knowledge.services import kb_import_jsonl
     from routing import services as routing_services

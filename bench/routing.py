@@ -147,8 +147,8 @@ def _worker(ids: list[int], agents: list[int], busy: float, start, results) -> N
     from conversations import services as conversation_services
     from conversations import signals
     from conversations.models import Conversation
-    from helpdesk import outbox
-    from helpdesk.db import sql_for_update, sql_in
+    from core import outbox
+    from core.db import sql_for_update, sql_in
     from routing.models import AgentProfile
 
     User = get_user_model()

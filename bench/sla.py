@@ -13,7 +13,7 @@ benchmark's handoffs would find them.
    breach), then one ``sla_sweep(now=…)`` is timed, on-commit pushes included.
    Median of ``--repeats`` sweeps, at 10,000 and at ``--open`` timers.
 2. Detection lag. Two uvicorn processes (one leads the timers, which sweep every
-   second: helpdesk/timers.py) and ``manage.py qcluster`` start; once they
+   second: core/timers.py) and ``manage.py qcluster`` start; once they
    answer, ``--lag`` timers get deadlines spread over the next ``--lag-window``
    seconds. Lag = the moment this process receives the breach's
    ``sla.changed`` push through Redis minus the deadline. ``missed``: timers past
@@ -118,7 +118,7 @@ class _PushClock:
 
     def __init__(self):
         from conversations import broadcast
-        from helpdesk import outbox
+        from core import outbox
 
         self.ms = 0.0
         broadcast._send_many = self._timed(broadcast._send_many)

@@ -9,13 +9,13 @@ class ConversationsConfig(AppConfig):
     def ready(self):
         from conversations import services
         from conversations.models import EmbedSite
-        from helpdesk import config, timers
+        from core import config, timers
 
         config.clear_on_change(EmbedSite)
 
         timers.every("bot-turns", seconds=2)(services.bot_turns_recover)
         # The timers' backstop schedule: declared here, the lowest app, once for all.
-        post_migrate.connect(timers.schedule_ensure, sender=self, dispatch_uid="helpdesk.timers.schedule")
+        post_migrate.connect(timers.schedule_ensure, sender=self, dispatch_uid="core.timers.schedule")
         user_logged_out.connect(_logged_out, dispatch_uid="conversations.sockets-close-on-logout")
 
 

@@ -12,8 +12,8 @@ from django.db import transaction
 
 from conversations import queries
 from conversations.models import Conversation, ConversationEvent, Message, display_name
-from helpdesk import outbox
-from helpdesk.db import on_commit_once
+from core import outbox
+from core.db import on_commit_once
 
 INBOX_GROUP = "inbox"
 # Waiting customers whose place in the queue is pushed live when the queue moves.
@@ -88,7 +88,7 @@ def conversation_payload(conversation: Conversation, *, queue_position: int | No
 
 def _send_many(messages: list[tuple[list[str], dict]]) -> None:
     """Hand (groups, event) pairs to the channel layer, in order, without waiting
-    for it (``helpdesk.outbox``: never raises, retries a layer that is down)."""
+    for it (``core.outbox``: never raises, retries a layer that is down)."""
     outbox.submit(get_channel_layer(), messages)
 
 

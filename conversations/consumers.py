@@ -2,7 +2,7 @@
 
 Every consumer is asynchronous: live events are forwarded on the event loop as
 they arrive, and a frame's database work runs on the process's database threads
-(``helpdesk.live.db``), so no socket waits behind another's writes
+(``core.live.db``), so no socket waits behind another's writes
 (docs/realtime.md).
 
 Every frame a client sends is untrusted: unknown types, wrong field types and
@@ -32,8 +32,8 @@ from django.db import DatabaseError
 from conversations import broadcast, selectors, services, signals
 from conversations.identity import SUBPROTOCOL, session_key, token_from_subprotocols, visitor_read
 from conversations.models import Conversation, Customer
-from helpdesk import live, ratelimit
-from helpdesk.live import db
+from core import live, ratelimit
+from core.live import db
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
         super().__init__(*args, **kwargs)
         # Client ids of this socket's latest sends (``_own_echo``).
         self.sending: deque[str] = deque(maxlen=64)
-        # Every frame of this socket, of any type (helpdesk/ratelimit.py).
+        # Every frame of this socket, of any type (core/ratelimit.py).
         self.frames = ratelimit.FrameBudget(uuid.uuid4().hex)
         self.closing = False
 

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from helpdesk.headers import origin_checked
+from core.headers import origin_checked
 
 
 def origin_normalise(value: str) -> str:

@@ -22,7 +22,7 @@ from django.db import connection
 from django.db.models import Case, F, Value, When
 
 from conversations.models import BotTurn, Conversation, ConversationEvent, Customer, Message
-from helpdesk.db import bulk_insert, sql_case, sql_for_update, sql_get, sql_in, sql_rows, sql_run, sql_time
+from core.db import bulk_insert, sql_case, sql_for_update, sql_get, sql_in, sql_rows, sql_run, sql_time
 
 CONVERSATIONS = Conversation._meta.db_table
 MESSAGES = Message._meta.db_table
@@ -398,7 +398,7 @@ def queue_head_orm(*, limit: int) -> list[tuple[int, int]]:
 
 # --- Inserts ------------------------------------------------------------------------
 # A message, a system message per assigned conversation, a timeline entry: each an
-# ``INSERT ... VALUES`` with the ids returned (``helpdesk.db.bulk_insert``), not
+# ``INSERT ... VALUES`` with the ids returned (``core.db.bulk_insert``), not
 # ``save()`` or ``bulk_create``. Django sends a PostgreSQL bulk insert through
 # UNNEST arrays, whose JSON elements psycopg escapes one by one: a quarter of the
 # router's CPU (commit d53cb64: 212-228 -> 236-247 decisions/s); one or two rows

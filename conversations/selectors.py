@@ -6,7 +6,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from conversations.identity import Visitor
 from conversations.models import Conversation, ConversationEvent, Customer, EmbedSite, Message
-from helpdesk import config
+from core import config
 
 INBOX_VIEWS = {
     "pending": "Pending handoff",
@@ -25,7 +25,7 @@ def customer_of(visitor: Visitor) -> Customer | None:
 
 def embed_sites() -> dict[str, EmbedSite]:
     """The sites allowed to embed the chat, by origin (read on every chat page: cached
-    as business configuration, ``helpdesk.config``)."""
+    as business configuration, ``core.config``)."""
     return config.cached("conversations.embed_sites", lambda: {s.origin: s for s in EmbedSite.objects.all()})
 
 

@@ -3,7 +3,7 @@
 Origins are checked against ALLOWED_HOSTS before any consumer runs; each
 consumer then checks permission in ``connect()`` before accepting. At start-up
 (ASGI lifespan) the process starts what it runs beside its sockets: the watch over
-its live stream and the timers (``helpdesk.live``); a server without lifespan
+its live stream and the timers (``core.live``); a server without lifespan
 events starts them with its first socket.
 """
 
@@ -19,7 +19,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from conversations.ws_urls import websocket_urlpatterns  # noqa: E402
-from helpdesk import live  # noqa: E402
+from core import live  # noqa: E402
 
 
 async def lifespan(scope, receive, send):

@@ -14,8 +14,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from helpdesk.env import envbool, envint, envlist, envstr
-from helpdesk.secrets import default_secret_key_path, secret_key_for_installation
+from core.env import envbool, envint, envlist, envstr
+from core.secrets import default_secret_key_path, secret_key_for_installation
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "sla",
     "analytics",
     "privacy",
+    "demo",
     "axes",
 ]
 
@@ -210,7 +211,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The address as the ASGI server saw it, as for the rate limits.
-AXES_CLIENT_IP_CALLABLE = "helpdesk.ratelimit.request_ip"
+AXES_CLIENT_IP_CALLABLE = "core.ratelimit.request_ip"
 AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"
@@ -246,21 +247,21 @@ for _blas in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
 # grounded answers from the retrieved passages, and its keyword arguments as JSON.
 BATON_LLM = envstr("BATON_LLM")
 BATON_LLM_OPTIONS = envstr("BATON_LLM_OPTIONS", "{}")
-# The timers (helpdesk/timers.py: routing's offer expiry and auto-offline, the SLA
+# The timers (core/timers.py: routing's offer expiry and auto-offline, the SLA
 # sweep, overdue bot turns) run in one ASGI process at a time, every this many
 # milliseconds; 0 turns them off in this process (the tests do).
 BATON_TIMERS_TICK_MS = envint("BATON_TIMERS_TICK_MS", 1000, minimum=0)
-# Threads of each ASGI process for its websockets' database work (helpdesk/live.py).
+# Threads of each ASGI process for its websockets' database work (core/live.py).
 BATON_DB_THREADS = envint("BATON_DB_THREADS", 8, minimum=1)
 # SLA: e-mail admins (staff with an address) on breaches, through EMAIL_BACKEND.
 BATON_SLA_BREACH_EMAIL = envbool("BATON_SLA_BREACH_EMAIL", False)
 # Seconds each process keeps business configuration it read (rules, SLA targets,
-# routing settings; helpdesk/config.py): a change in admin reaches other processes
+# routing settings; core/config.py): a change in admin reaches other processes
 # within this time. 0: read it every time.
 BATON_CONFIG_CACHE_S = envint("BATON_CONFIG_CACHE_S", 5, minimum=0)
 # Resolved conversations older than this many days are deleted daily (privacy/tasks.py); 0 keeps them.
 BATON_RETENTION_DAYS = envint("BATON_RETENTION_DAYS", 0, minimum=0)
-# Rate limits (helpdesk/ratelimit.py), counted in Redis when REDIS_URL is set so
+# Rate limits (core/ratelimit.py), counted in Redis when REDIS_URL is set so
 # every process shares them. Messages (and requests for a person): per visitor and
 # per IP, N a second on average with bursts of up to BURST. Behind one NAT many
 # customers share an IP: raise the per-IP figures there.
@@ -301,7 +302,7 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": [NONE],
         "form-action": [SELF],
         # No page may be framed, except a response passed through
-        # helpdesk.headers.frame_ancestors (the chat page, for the embedding sites).
+        # core.headers.frame_ancestors (the chat page, for the embedding sites).
         "frame-ancestors": [NONE],
     },
 }

@@ -22,4 +22,4 @@ urlpatterns = [
     path("", include("analytics.urls")),
 ]
 
-handler500 = "helpdesk.errors.server_error"
+handler500 = "core.errors.server_error"

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils.text import slugify
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
-from helpdesk.db import slices
+from core.db import slices
 from knowledge.embeddings import embed_array
 from knowledge.models import Chunk, Entry, EvalCase
 

@@ -7,7 +7,7 @@ class RoutingConfig(AppConfig):
     def ready(self):
         from conversations import signals
         from conversations.consumers import inbox_frame_handler
-        from helpdesk import config, timers
+        from core import config, timers
         from routing import receivers, services
         from routing.models import RoutingRule, RoutingSettings, Skill
 

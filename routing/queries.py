@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Value, When
 
 from conversations.models import Conversation, Message
-from helpdesk.db import sql_case, sql_datetime, sql_for_update, sql_in, sql_rows, sql_run, sql_time
+from core.db import sql_case, sql_datetime, sql_for_update, sql_in, sql_rows, sql_run, sql_time
 from routing.models import AgentProfile, Offer, RoutingState
 
 CONVERSATIONS = Conversation._meta.db_table

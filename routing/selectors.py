@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from conversations.models import Conversation
-from helpdesk import config
+from core import config
 from knowledge.models import Entry
 from routing import queries
 from routing.models import AgentProfile, Offer, RoutingRule, RoutingSettings, Skill
@@ -15,7 +15,7 @@ from routing.models import AgentProfile, Offer, RoutingRule, RoutingSettings, Sk
 
 def routing_settings() -> RoutingSettings:
     """The settings row, created with the defaults on first use (cached: see
-    helpdesk.config). Change it with ``save()``, which every process sees."""
+    core.config). Change it with ``save()``, which every process sees."""
     return config.cached("routing.settings", lambda: RoutingSettings.objects.get_or_create(pk=1)[0])
 
 
@@ -74,7 +74,7 @@ def online_candidates(*, with_skills: bool = True) -> list[Candidate]:
 
 def routing_rules() -> list[RoutingRule]:
     """The active routing rules, read with their skills in one query (cached: see
-    helpdesk.config); each carries ``required``, its skills as (id, name) pairs."""
+    core.config); each carries ``required``, its skills as (id, name) pairs."""
     return config.cached("routing.rules", _routing_rules_read)
 
 

@@ -7,7 +7,7 @@ class SlaConfig(AppConfig):
 
     def ready(self):
         from conversations import signals
-        from helpdesk import config, timers
+        from core import config, timers
         from sla import receivers, services
         from sla.models import BusinessHours, Holiday, PriorityRule, SLAPolicy, SLATarget
 

@@ -13,7 +13,7 @@ sweep has no benchmark figure for a written-out form and stays in the ORM
 from collections.abc import Sequence
 from datetime import datetime
 
-from helpdesk.db import bulk_insert, sql_columns, sql_for_update, sql_in, sql_run, sql_time
+from core.db import bulk_insert, sql_columns, sql_for_update, sql_in, sql_run, sql_time
 from sla.models import SLATimer
 
 TIMERS = SLATimer._meta.db_table

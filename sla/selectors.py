@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from helpdesk import config
+from core import config
 from sla.models import Notification, PriorityRule, SLAPolicy, SLATarget, SLATimer
 from sla.timing import Calendar
 
@@ -20,7 +20,7 @@ def target_for(*, policy: SLAPolicy, priority: int) -> SLATarget | None:
 
 def default_target_for(*, priority: int) -> tuple[SLATarget, Calendar | None] | None:
     """The default policy's target for this priority (with its policy) and the
-    policy's business calendar; cached, see helpdesk.config."""
+    policy's business calendar; cached, see core.config."""
     return config.cached("sla.default_targets", _default_targets_read).get(priority)
 
 
@@ -31,7 +31,7 @@ def _default_targets_read() -> dict[int, tuple[SLATarget, Calendar | None]]:
 
 
 def priority_rules() -> list[PriorityRule]:
-    """The active priority rules in the order they are tried; cached, see helpdesk.config."""
+    """The active priority rules in the order they are tried; cached, see core.config."""
     return config.cached(
         "sla.priority_rules", lambda: list(PriorityRule.objects.filter(is_active=True).order_by("position", "pk"))
     )

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client, override_settings
 
 from conversations.identity import customer_token_make
-from conversations.management.commands.demo_data import DEMO_KB
-from helpdesk import config, outbox, ratelimit
+from core import config, outbox, ratelimit
+from demo.management.commands.demo_data import DEMO_KB
 from knowledge.services import kb_import_jsonl
 from tests.factories import CustomerFactory, UserFactory
 
@@ -56,7 +56,7 @@ def _fresh_configuration():
 @pytest.fixture(autouse=True)
 def _channel_layer_reset():
     """Each test's events are sent before the next test starts: with Redis, what a
-    test queued in this process's outbox (helpdesk/outbox.py) leaves before the next
+    test queued in this process's outbox (core/outbox.py) leaves before the next
     one listens. The pub/sub layer keeps nothing in Redis between tests (its
     memberships are subscriptions of each event loop's connection, closed with
     the test's loop), and the channels of concurrent test runs carry their own

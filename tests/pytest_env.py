@@ -5,7 +5,7 @@ import os
 # Tests run django-q2 tasks (the bot's turn) inline, right after the commit that
 # schedules them; the cluster itself is exercised by `make run` and the benchmarks.
 os.environ.setdefault("BATON_Q_SYNC", "1")
-# The timers (helpdesk/timers.py) run only where a test turns them on (browser tests).
+# The timers (core/timers.py) run only where a test turns them on (browser tests).
 os.environ.setdefault("BATON_TIMERS_TICK_MS", "0")
 # Concurrent test runs sharing one Redis must not hear each other's events.
 os.environ.setdefault("BATON_CHANNELS_PREFIX", f"baton-test-{os.getpid()}")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from conversations import broadcast, queries, selectors, signals
 from conversations.models import Conversation, Customer, Message
-from helpdesk.tasks import task_enqueue
+from core.tasks import task_enqueue
 
 Status = Conversation.Status
 

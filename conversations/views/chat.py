@@ -31,8 +31,8 @@ from conversations.identity import (
 )
 from conversations.models import Customer, EmbedSite
 from conversations.services import display_name_clean
-from helpdesk import ratelimit
-from helpdesk.headers import frame_ancestors
+from core import ratelimit
+from core.headers import frame_ancestors
 
 TOKEN_HEADER = "HTTP_X_BATON_TOKEN"
 MAX_SESSION_BODY = 16_000

@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from conversations import services as conversation_services
 from conversations.models import Conversation
-from helpdesk.db import bulk_insert
+from core.db import bulk_insert
 from routing.models import RoutingDecision
 
 Kind = RoutingDecision.Kind

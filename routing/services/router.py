@@ -11,8 +11,8 @@ from django.utils import timezone
 from conversations import broadcast as conversation_broadcast
 from conversations import services as conversation_services
 from conversations.models import Conversation
-from helpdesk.db import on_commit_once
-from helpdesk.tasks import task_enqueue
+from core.db import on_commit_once
+from core.tasks import task_enqueue
 from routing import broadcast, queries, selectors
 from routing.models import Offer, RoutingDecision, RoutingSettings
 from routing.services.capacity import AgentAtCapacity, slots_lock, slots_take

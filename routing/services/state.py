@@ -4,7 +4,7 @@ from django.db import transaction
 
 from conversations import services as conversation_services
 from conversations.models import Conversation
-from helpdesk.db import bulk_insert
+from core.db import bulk_insert
 from routing import queries, selectors
 from routing.models import RoutingState
 

@@ -289,7 +289,7 @@ def _both_named(func, scenario, rows):
         return _run(lambda: scenario(func), rows), _run(lambda: scenario(twin), rows)
 
 
-# What writing SQL by hand looks like: the helpers of helpdesk/db.py, raw(), a
+# What writing SQL by hand looks like: the helpers of core/db.py, raw(), a
 # cursor, or a statement in a string.
 WRITTEN_OUT = re.compile(r"\b(sql_\w+|bulk_insert)\(|\.raw\(|\bcursor\(|[\"'](SELECT|UPDATE|INSERT|DELETE|WITH) ")
 

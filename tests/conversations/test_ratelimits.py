@@ -214,7 +214,7 @@ async def test_an_agents_socket_has_the_same_frame_budget(rate_limits, agent):
 
 @pytest.mark.django_db
 def test_with_the_limiter_down_sends_are_stored_not_refused(tight_limits, customer, customer_token, monkeypatch):
-    from helpdesk import ratelimit
+    from core import ratelimit
 
     def down(*args, **kwargs):
         raise ConnectionError("Redis is down")

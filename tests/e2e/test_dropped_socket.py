@@ -7,8 +7,8 @@ the answer once each, on the page and in the database."""
 import pytest
 from playwright.sync_api import expect
 
-from conversations.management.commands.demo_data import DEMO_KB
 from conversations.models import Message
+from demo.management.commands.demo_data import DEMO_KB
 from knowledge.services import kb_import_jsonl
 
 pytestmark = pytest.mark.e2e

@@ -6,8 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conversations.management.commands.demo_data import DEMO_KB
 from conversations.models import Conversation
+from demo.management.commands.demo_data import DEMO_KB
 from knowledge.models import Entry
 from knowledge.services import kb_import_jsonl
 from tests.factories import UserFactory

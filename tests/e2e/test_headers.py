@@ -17,8 +17,8 @@ from django.urls import include, path
 from playwright.sync_api import expect
 
 from conversations import services
-from conversations.management.commands.demo_data import DEMO_KB
-from helpdesk.headers import frame_ancestors
+from core.headers import frame_ancestors
+from demo.management.commands.demo_data import DEMO_KB
 from knowledge.services import kb_import_jsonl
 from tests.e2e.test_handoff_flow import _login
 from tests.factories import CustomerFactory, UserFactory

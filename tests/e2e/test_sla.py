@@ -29,7 +29,7 @@ def policy_standard(transactional_db):
 
 @pytest.fixture
 def sweeper(settings):
-    """The real trigger: the timers of the ASGI server (helpdesk/timers.py)."""
+    """The real trigger: the timers of the ASGI server (core/timers.py)."""
     settings.BATON_TIMERS_TICK_MS = 250
 
 

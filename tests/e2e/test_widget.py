@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from conversations import services
-from conversations.management.commands.demo_data import DEMO_KB
 from conversations.models import Conversation, Customer, EmbedSite
+from demo.management.commands.demo_data import DEMO_KB
 from knowledge.services import kb_import_jsonl
 from tests.factories import UserFactory
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conversations.identity import customer_token_make
-from conversations.management.commands.demo_data import DEMO_KB
+from demo.management.commands.demo_data import DEMO_KB
 from knowledge.services import kb_import_jsonl
 from tests.factories import CustomerFactory
 from tests.ws_abuse import abuse_scenario

@@ -9,7 +9,7 @@ import json
 from django.conf import settings
 
 from conversations.identity import customer_token_make
-from conversations.management.commands.demo_data import DEMO_KB
+from demo.management.commands.demo_data import DEMO_KB
 from knowledge.services import kb_import_jsonl
 from tests.factories import CustomerFactory
 from tests.ws_abuse import abuse_scenario

@@ -109,7 +109,7 @@ def test_a_big_import_reads_and_replaces_in_slices(monkeypatch):
     slices of two here, so five entries take three."""
     from functools import partial
 
-    from helpdesk import db
+    from core import db
     from knowledge import services
 
     monkeypatch.setattr(services, "slices", partial(db.slices, size=2))

@@ -100,7 +100,7 @@ def test_migrate_schedules_it_daily():
 def test_the_setting_is_parsed_strictly(monkeypatch):
     from django.core.exceptions import ImproperlyConfigured
 
-    from helpdesk.env import envint
+    from core.env import envint
 
     monkeypatch.setenv("BATON_RETENTION_DAYS", "thirty")
     with pytest.raises(ImproperlyConfigured, match="BATON_RETENTION_DAYS"):

@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from django.test import RequestFactory
 
-from helpdesk import ratelimit
-from helpdesk.ratelimit import RateLimited, Rule
+from core import ratelimit
+from core.ratelimit import RateLimited, Rule
 
 pytestmark = pytest.mark.usefixtures("rate_limits")
 
@@ -85,7 +85,7 @@ def test_an_unreachable_storage_lets_everyone_through_and_says_so(monkeypatch, c
         raise ConnectionError("storage is down")
 
     monkeypatch.setattr(limiter.strategy, "test", down)
-    with caplog.at_level(logging.WARNING, logger="helpdesk.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="core.ratelimit"):
         assert _take(Rule("t-down", 1, 60), "v", 5) == [True] * 5
     assert "rate limiter storage unavailable" in caplog.text
     # It does not ask the storage again at once (each send would wait for it).

@@ -44,7 +44,7 @@ def clear_on_change(*models) -> None:
     """Clear the cache whenever a row of these models, or of their many-to-many
     tables, is saved or deleted in this process."""
     for model in models:
-        uid = f"helpdesk.config.{model._meta.label}"
+        uid = f"core.config.{model._meta.label}"
         post_save.connect(clear, sender=model, weak=False, dispatch_uid=f"{uid}.save")
         post_delete.connect(clear, sender=model, weak=False, dispatch_uid=f"{uid}.delete")
         for m2m in model._meta.local_many_to_many:

@@ -1,6 +1,6 @@
-"""The per-process cache of business configuration (helpdesk/config.py)."""
+"""The per-process cache of business configuration (core/config.py)."""
 
-from helpdesk import config
+from core import config
 from routing.models import RoutingRule, Skill
 from routing.selectors import routing_rules
 

@@ -1,4 +1,4 @@
-"""The one timer mechanism (helpdesk/timers.py): one process leads, a job that
+"""The one timer mechanism (core/timers.py): one process leads, a job that
 fails costs the others nothing and runs again, and the ticker survives it."""
 
 import asyncio
@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from django.db import connection
 
-from helpdesk import timers
+from core import timers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,7 +58,7 @@ async def test_a_failing_job_is_logged_and_the_others_keep_running(monkeypatch, 
 def test_the_backstop_runs_every_job_once_unless_a_ticker_leads(monkeypatch):
     ran: list[str] = []
     monkeypatch.setattr(timers, "_jobs", [timers.Job("a", lambda *, now: ran.append("a"), 0.0)])
-    monkeypatch.setattr("helpdesk.tasks.channel_layer_is_process_local", lambda: False)
+    monkeypatch.setattr("core.tasks.channel_layer_is_process_local", lambda: False)
     if connection.vendor != "postgresql":
         assert timers.backstop() == 1
         return

@@ -130,7 +130,7 @@ def start(loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def _tick_forever() -> None:
-    from helpdesk.live import db
+    from core.live import db
 
     loop = asyncio.get_running_loop()
     due: dict[str, float] = {}
@@ -176,7 +176,7 @@ async def _tick_loop(loop, take, run_one, due: dict, running: set) -> None:
 def backstop() -> int:
     """Run every job once unless a ticker leads (django-q2's minute schedule).
     Returns the number of jobs run."""
-    from helpdesk.tasks import channel_layer_is_process_local
+    from core.tasks import channel_layer_is_process_local
 
     if channel_layer_is_process_local():
         return 0
@@ -202,5 +202,5 @@ def schedule_ensure(**kwargs) -> None:
     Schedule.objects.filter(name__in=["routing-tick", "sla-sweep"]).delete()
     Schedule.objects.update_or_create(
         name=SCHEDULE_NAME,
-        defaults={"func": "helpdesk.timers.backstop", "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
+        defaults={"func": "core.timers.backstop", "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
     )

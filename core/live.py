@@ -12,7 +12,7 @@
   not come back in order (or cannot be sent) means this process's sockets may
   have missed events, and once beats flow again every socket of the process is
   told to re-sync (``resync``), and its client catches up from the database.
-- The timers (``helpdesk.timers``) start with the first socket.
+- The timers (``core.timers``) start with the first socket.
 """
 
 import asyncio
@@ -26,8 +26,8 @@ from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import close_old_connections
 
-from helpdesk import outbox
-from helpdesk.tasks import channel_layer_is_process_local
+from core import outbox
+from core.tasks import channel_layer_is_process_local
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def _process() -> _Process:
                 process.watch(get_channel_layer()), name="baton-live-watch", context=contextvars.Context()
             )
             process.keep(watch)
-        from helpdesk import timers
+        from core import timers
 
         timers.start(loop)
     return process

@@ -3,7 +3,7 @@
 import pytest
 from django.db import transaction
 
-from helpdesk.db import on_commit_once
+from core.db import on_commit_once
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_bulk_insert_sets_each_id_and_keeps_json_as_given(customer):
     from django.utils import timezone
 
     from conversations.models import Conversation, ConversationEvent
-    from helpdesk.db import bulk_insert
+    from core.db import bulk_insert
 
     conversation = Conversation.objects.create(customer=customer)
     now = timezone.now()
@@ -85,7 +85,7 @@ def test_bulk_insert_splits_rows_one_statement_cannot_carry(customer, monkeypatc
     from django.utils import timezone
 
     from conversations.models import Conversation, ConversationEvent
-    from helpdesk import db
+    from core import db
 
     conversation = Conversation.objects.create(customer=customer)
     # PostgreSQL's real cap: 11,000 rows of 6 columns are 66,000 parameters.

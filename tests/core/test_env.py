@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from helpdesk.env import envbool, envint, envlist, envstr
+from core.env import envbool, envint, envlist, envstr
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Events handed to the channel layer after commit (helpdesk/outbox.py): in order,
+"""Events handed to the channel layer after commit (core/outbox.py): in order,
 one bad event costing the others nothing, and with Redis a failing layer retried
 until it answers, never dropping what waits."""
 
@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from conversations import broadcast
-from helpdesk import outbox
-from helpdesk.tasks import channel_layer_is_process_local
+from core import outbox
+from core.tasks import channel_layer_is_process_local
 
 
 def test_each_member_of_each_group_gets_the_events_in_order(layer_listener):
@@ -30,7 +30,7 @@ def test_each_member_of_each_group_gets_the_events_in_order(layer_listener):
 
 def test_an_event_that_cannot_be_sent_costs_the_others_nothing(caplog, layer_listener):
     member = layer_listener.listen("test.after")["test.after"]
-    with caplog.at_level(logging.WARNING, logger="helpdesk.outbox"):
+    with caplog.at_level(logging.WARNING, logger="core.outbox"):
         broadcast._send_many(
             [
                 (["test.after"], {"type": "test.event", "n": 1, "bad": object()}),  # not serialisable
@@ -69,7 +69,7 @@ def sender(monkeypatch):
 
 def test_a_send_that_fails_is_retried_until_it_goes_through_once_and_in_order(sender, caplog):
     layer = _FlakyLayer(failures=3)
-    with caplog.at_level(logging.WARNING, logger="helpdesk.outbox"):
+    with caplog.at_level(logging.WARNING, logger="core.outbox"):
         sender.submit(layer, [(["a", "b"], {"n": 1}), (["a"], {"n": 2})])
         sender.submit(layer, [(["a"], {"n": 3})])
         assert sender.flush()
@@ -96,7 +96,7 @@ def test_a_send_half_done_when_it_fails_does_not_send_the_first_half_twice(sende
 def test_what_waits_for_a_layer_that_never_answers_is_bounded(sender, monkeypatch, caplog):
     monkeypatch.setattr(outbox, "BACKLOG", 5)
     layer = _FlakyLayer(failures=10**9)
-    with caplog.at_level(logging.WARNING, logger="helpdesk.outbox"):
+    with caplog.at_level(logging.WARNING, logger="core.outbox"):
         for n in range(8):
             sender.submit(layer, [(["a"], {"n": n})])
         assert not sender.flush(timeout=0.2)

@@ -11,7 +11,7 @@ waits for Redis) and carry on; the events leave in the order they were queued:
   answers: nothing queued is dropped for a stale connection. What waits meanwhile
   is bounded by ``BACKLOG`` events (the oldest go beyond it, logged): clients
   re-sync from the database when their process's stream comes back
-  (``helpdesk.live``), so an outage costs latency, never data.
+  (``core.live``), so an outage costs latency, never data.
 - **In memory** (embedded mode): the layer lives on the ASGI server's event loop,
   where the sockets are, and is not thread-safe: events are handed to that loop
   (``bind_loop``, called as consumers connect) and sent there, in order. With no

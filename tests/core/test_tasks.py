@@ -1,4 +1,4 @@
-from helpdesk.tasks import channel_layer_is_process_local
+from core.tasks import channel_layer_is_process_local
 
 
 def test_tasks_run_inline_only_with_the_in_memory_channel_layer(settings):

@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import path, reverse
 
-from helpdesk.headers import frame_ancestors, origin_checked
+from core.headers import frame_ancestors, origin_checked
 from tests.helpdesk.test_settings import _manage
 
 STRICT = {
