@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from django.db import connection
 
-from knowledge import bot
+from knowledge import bot, queries
 from knowledge.embeddings import DIMENSIONS, embed_array
 from knowledge.intents import wants_human
 from knowledge.retrieval import EntryInfo, Hit, MatrixIndex
@@ -72,26 +72,13 @@ def index_from_entries(entries: list[EntryData], *, progress: Callable[[int], No
     )
 
 
-EVAL_TABLE = "baton_eval_chunk"
-
-
 class PgVectorEvalIndex(MatrixIndex):
     """An evaluated knowledge base searched by pgvector's HNSW index, like the live
-    bot on PostgreSQL. Its chunks are in a temporary table, which only this
-    connection sees and which disappears with it."""
+    bot on PostgreSQL (``knowledge.queries``: a temporary table of this connection)."""
 
     def search(self, vector: np.ndarray, k: int) -> list[Hit]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT pos, embedding <=> %s::vector AS distance FROM {EVAL_TABLE} ORDER BY distance LIMIT %s",
-                [_vector_literal(vector), k],
-            )
-            rows = cursor.fetchall()
+        rows = queries.eval_index_search(vector, k)
         return [Hit(self.keys[i], self.kinds[i], self.texts[i], 1.0 - float(distance)) for i, distance in rows]
-
-
-def _vector_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.8g}" for x in vector.tolist()) + "]"
 
 
 def database_index(index: MatrixIndex) -> MatrixIndex:
@@ -99,15 +86,7 @@ def database_index(index: MatrixIndex) -> MatrixIndex:
     the exact in-memory index, which is what the live bot uses on SQLite."""
     if connection.vendor != "postgresql":
         return index
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{EVAL_TABLE}")
-        cursor.execute(f"CREATE TEMPORARY TABLE {EVAL_TABLE} (pos integer PRIMARY KEY, embedding vector({DIMENSIONS}))")
-        cursor.executemany(
-            f"INSERT INTO {EVAL_TABLE} (pos, embedding) VALUES (%s, %s::vector)",
-            [(i, _vector_literal(v)) for i, v in enumerate(index.matrix)],
-        )
-        cursor.execute(f"CREATE INDEX ON {EVAL_TABLE} USING hnsw (embedding vector_cosine_ops)")
-        cursor.execute(f"ANALYZE {EVAL_TABLE}")
+    queries.eval_index_create(index.matrix)
     return PgVectorEvalIndex(
         keys=list(index.keys), kinds=index.kinds, texts=index.texts, matrix=index.matrix, entries=index._entries
     )
