@@ -60,10 +60,11 @@ def test_routing_places_a_handoff_after_commit(agent, django_assert_num_queries,
     conversation = ConversationFactory()
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
         services.conversation_handoff(conversation=conversation, reason=Conversation.HandoffReason.CUSTOMER_REQUEST)
-    # PostgreSQL: count the request and take the router lock, release it (2). Then the
-    # round: the queue window and its skills, the candidates; in a savepoint, the
-    # conversation and its open offers, the profiles locked, the offered count
-    # raised, the offer inserted and read back, the decision and its event.
+    # PostgreSQL: count the request and take the router lock, release it (2). The
+    # round: the queue window, its skills, who was offered each before, the
+    # candidates (4); in a savepoint (2), the conversation still pending and its
+    # open offers, the profiles locked, the offered count raised, the offer
+    # inserted and read back, the decision and its event (8).
     with django_assert_num_queries(pin(sqlite=14, postgresql=16)):
         for callback in callbacks:
             callback()

@@ -36,12 +36,13 @@ def test_a_tick_assigns_the_queue_in_the_same_statements_however_long(auto_assig
     for user in agents:
         make_online(user, capacity=3)
     conversations = _queue(queued)
-    # The settings row; offers due to expire, silent agents, skill waits to relax
-    # (3). PostgreSQL: count the request, take and release the router lock (2). The
-    # round: the queue window and its skills, the candidates (3); in a savepoint
-    # (2), the pending conversations locked, one UPDATE assigning them all, one
-    # INSERT of their system messages; their open offers, the profiles locked, one
-    # UPDATE of the active counts, the decisions, their events (7).
+    # The settings row (1; saved by the fixture, so read again); offers due to
+    # expire, silent agents, skill waits to relax (3). PostgreSQL: count the
+    # request, take and release the router lock (2). The round: the queue window
+    # and its skills, the candidates (3); in a savepoint (2), the pending
+    # conversations locked, one UPDATE assigning them all, one INSERT of their
+    # system messages; their open offers, the profiles locked, one UPDATE of the
+    # active counts, the decisions, their events (8).
     with django_assert_num_queries(pin(sqlite=17, postgresql=19)):
         services.tick(now=NOW)
     assigned = Conversation.objects.filter(pk__in=[c.pk for c in conversations], status=Conversation.Status.ASSIGNED)
