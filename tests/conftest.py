@@ -1,6 +1,7 @@
 """Personas shared by every test: a customer, two agents, an admin and an outsider."""
 
 import inspect
+import time
 
 import pytest
 from django.test import Client, override_settings
@@ -10,6 +11,25 @@ from core import config, outbox, ratelimit
 from demo.management.commands.demo_data import DEMO_KB
 from knowledge.services import kb_import_jsonl
 from tests.factories import CustomerFactory, UserFactory
+
+_started = time.monotonic()
+
+
+def pytest_sessionstart(session):
+    global _started
+    _started = time.monotonic()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The suite's time in this mode, the figure the suite is held to (issue #17:
+    each mode under 3 minutes)."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return
+    database = "PostgreSQL" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "SQLite"
+    mode = f"{database} + {'Redis' if settings.REDIS_URL else 'in-memory layer'}"
+    terminalreporter.write_sep("-", f"suite time in mode {mode}: {time.monotonic() - _started:.1f} s")
 
 
 def pytest_collection_modifyitems(items):
@@ -41,6 +61,15 @@ def _fast_password_hashing():
     a second a user on a CI machine): the tests check who may do what, not how
     strongly passwords are stored."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _embeddings_once_per_session():
+    """The real model, each batch of texts embedded once per session
+    (tests/embeddings.py): the demo knowledge base, imported by many tests, is
+    embedded by the first."""
+    with override_settings(BATON_EMBEDDING_MODEL="tests.embeddings.SessionCachedEmbeddings"):
         yield
 
 
