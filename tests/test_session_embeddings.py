@@ -3,7 +3,7 @@ each batch computed once per session."""
 
 import numpy as np
 
-from conversations.management.commands.demo_data import DEMO_KB
+from demo.management.commands.demo_data import DEMO_KB
 from knowledge.embeddings import MiniLMEmbeddings, embed_array, get_embeddings
 from knowledge.models import Chunk, Entry
 from knowledge.services import kb_import_jsonl

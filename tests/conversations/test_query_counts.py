@@ -20,7 +20,7 @@ Status = Conversation.Status
 @pytest.fixture(autouse=True)
 def frozen(db):
     """The clock stopped, and routing's settings row made: its first read creates
-    it, which clears the configuration cache (helpdesk/config.py) mid-path."""
+    it, which clears the configuration cache (core/config.py) mid-path."""
     routing_settings()
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
