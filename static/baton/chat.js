@@ -46,13 +46,23 @@ async function openSession() {
   if (embedded && asked.origin !== location.origin && !config.origins.includes(asked.origin)) {
     throw new Error("This site is not allowed to embed the chat.");
   }
-  const session = await fetchJson(root.dataset.sessionUrl, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(asked),
-  });
-  keep(asked.origin, session.token);
-  return session;
+  // A server restarting or a network blip is waited out; a refusal (4xx) is final.
+  for (let delay = 1000; ; delay = Math.min(delay * 2, 10000)) {
+    try {
+      const session = await fetchJson(root.dataset.sessionUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(asked),
+      });
+      keep(asked.origin, session.token);
+      showError(errorEl, "");
+      return session;
+    } catch (error) {
+      if (error.final) throw error;
+      statusEl.textContent = "Connecting…";
+      await new Promise((done) => setTimeout(done, error.retryAfter ? error.retryAfter * 1000 : delay));
+    }
+  }
 }
 
 let session;

@@ -172,3 +172,25 @@ def test_without_websockets_the_chat_falls_back_to_http(live_url, browser):
     expect(page.locator("[data-testid=msg-bot]")).to_contain_text("Forgot password", timeout=20_000)
     page.get_by_test_id("talk-to-person").click()
     expect(page.get_by_test_id("chat-status")).to_contain_text("#1 in the queue", timeout=20_000)
+
+
+def test_the_chat_waits_out_a_server_that_cannot_open_the_session_yet(live_url, browser):
+    """A 503 (the database restarting) or a dropped request is asked again, not the end of the chat."""
+    page = browser.new_context().new_page()
+    refused = []
+
+    def first_two_fail(route):
+        if len(refused) < 2:
+            refused.append(route.request.url)
+            if len(refused) == 1:
+                route.fulfill(status=503, content_type="application/json", body='{"error": {"code": "unavailable"}}')
+            else:
+                route.abort()  # the network
+            return
+        route.continue_()
+
+    page.route("**/chat/session/", first_two_fail)
+    page.goto(f"{live_url}/chat/")
+    expect(page.get_by_label("Message")).to_be_enabled(timeout=15_000)
+    assert len(refused) == 2
+    expect(page.locator("#chat-error")).to_be_hidden()
