@@ -235,3 +235,10 @@ def layer_listener():
     listener = LayerListener()
     yield listener
     listener.close()
+
+
+@pytest.fixture
+def config_kept(settings):
+    """Business configuration cached for the whole test: a query-count pin must not
+    see a reload because the cache's seconds ran out on a slow machine."""
+    settings.BATON_CONFIG_CACHE_S = 3600

@@ -14,6 +14,8 @@ from tests.factories import ConversationFactory
 from tests.pins import pin
 from tests.routing.conftest import NOW, make_online
 
+pytestmark = pytest.mark.usefixtures("config_kept")
+
 Status = Conversation.Status
 
 

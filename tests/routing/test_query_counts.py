@@ -12,6 +12,8 @@ from tests.factories import ConversationFactory, UserFactory
 from tests.pins import pin
 from tests.routing.conftest import NOW, make_online
 
+pytestmark = pytest.mark.usefixtures("config_kept")
+
 
 @pytest.fixture(autouse=True)
 def frozen():

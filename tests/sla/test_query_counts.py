@@ -11,7 +11,7 @@ from sla.models import Breach, SLATimer
 from tests.pins import pin
 from tests.sla.conftest import T0, handoff
 
-pytestmark = pytest.mark.usefixtures("policy")
+pytestmark = pytest.mark.usefixtures("policy", "config_kept")
 
 
 @pytest.mark.parametrize("due", [2, 5])
