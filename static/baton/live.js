@@ -159,16 +159,19 @@ export class MessageList {
     who.textContent = m.sender === "agent" ? m.author : (m.sender === "customer" && this.ownLabel) || SENDER_LABEL[m.sender];
     const body = document.createElement("div");
     body.className = "body";
+    body.dir = "auto"; // a right-to-left message reads right to left, and its direction stays inside it
     body.textContent = m.body;
     li.append(who, body);
     if (m.sender === "bot" && m.sources?.length) {
       const meta = document.createElement("div");
       meta.className = "bot-meta";
+      // Each title isolated (<bdi>): a direction override in one cannot reverse the rest of the line.
+      const title = (s) => Object.assign(document.createElement("bdi"), { textContent: s.title });
       if (this.agentView) {
-        meta.textContent = `confidence ${m.confidence.toFixed(2)} · sources: ` +
-          m.sources.map((s) => `${s.title} (${Number(s.score).toFixed(2)})`).join(", ");
+        meta.append(`confidence ${m.confidence.toFixed(2)} · sources: `);
+        m.sources.forEach((s, i) => meta.append(...(i ? [", "] : []), title(s), ` (${Number(s.score).toFixed(2)})`));
       } else {
-        meta.textContent = `Source: ${m.sources[0].title}`;
+        meta.append("Source: ", title(m.sources[0]));
       }
       li.append(meta);
     }
