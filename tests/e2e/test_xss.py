@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 from django.contrib import admin
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -30,7 +30,7 @@ from conversations.models import Conversation, Customer, Message
 from knowledge.models import Chunk, Entry, EvalCase
 from knowledge.services import EntryData, entries_upsert
 from routing.models import AgentProfile
-from sla.models import DEFAULT_TARGETS, SLAPolicy, SLATarget
+from sla.models import DEFAULT_TARGETS, SLAPolicy, SLATarget, SLATimer
 from sla.services import sla_sweep
 from tests.e2e.test_handoff_flow import _login
 from tests.factories import UserFactory
@@ -200,8 +200,14 @@ def _seed(admin_user, mallory):
     services.conversation_accept(conversation_id=conversation.pk, agent=mallory)
     for p in PAYLOADS:
         services.message_post_from_agent(conversation_id=conversation.pk, agent=mallory, body=p.text)
-    # Breach rows: every open first-response timer missed.
-    sla_sweep(now=timezone.now() + timedelta(days=3))
+    # Breach rows: every open timer missed, its deadline two days back, so the
+    # breaches fall inside the report's period whatever the time of day (a
+    # deadline after midnight in the admin's zone would be tomorrow's: not shown).
+    back = timedelta(days=2)
+    SLATimer.objects.filter(state=SLATimer.State.RUNNING).update(
+        started_at=F("started_at") - back, at_risk_at=F("at_risk_at") - back, due_at=F("due_at") - back
+    )
+    sla_sweep(now=timezone.now())
     return chatter, conversation
 
 
