@@ -32,9 +32,12 @@ run: install
 	$(VENV)/bin/uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws websockets-sansio --log-level warning & \
 	wait
 
+# Tests run in parallel, one pytest-xdist worker per core (each with its own test
+# database, channel-layer prefix and servers); WORKERS=0 runs them in one process.
+WORKERS ?= auto
 test: install-dev
 	$(PY) manage.py collectstatic --noinput -v0
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The race tests, ROUNDS times each, while two processes keep every core busy: a
 # race that shows only on a loaded machine shows here first (docs/concurrency.md).

@@ -32,14 +32,18 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_sep("-", f"suite time in mode {mode}: {time.monotonic() - _started:.1f} s")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """Marks by place: the race tests (``make stress`` repeats them under load) and
-    the fault suite."""
+    the fault suite. The slowest kinds (faults, then browsers) go first, so that
+    parallel workers (``make test`` runs pytest-xdist) do not end on one long test;
+    pytest-django's ordering by database use, applied after this, keeps it."""
     for item in items:
         if item.path.name == "test_concurrency.py":
             item.add_marker(pytest.mark.concurrency)
         if item.path.parent.name == "faults":
             item.add_marker(pytest.mark.faults)
+    items.sort(key=lambda item: {"faults": 0, "e2e": 1}.get(item.path.parent.name, 2))
 
 
 @pytest.fixture(autouse=True)
