@@ -6,8 +6,8 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from knowledge.models import BotConfig, Chunk, Entry, EvalCase
-from knowledge.services import entry_save, eval_cases_jsonl
+from knowledge.models import BotConfig, Calibration, Chunk, Entry, EvalCase
+from knowledge.services import calibration_apply, entry_save, eval_cases_jsonl
 from knowledge.tradeoff import CHART_H, CHART_W, PAD, chart_x, tradeoff
 
 
@@ -65,9 +65,57 @@ class ChunkAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(Calibration)
+class CalibrationAdmin(admin.ModelAdmin):
+    """Versions of the confidence model, kept by ``evaluate_bot --calibrate VAL --save``;
+    read-only but for applying one."""
+
+    list_display = ["pk", "created_at", "source", "target_shown", "threshold", "validation", "applied"]
+    fields = ["created_at", "source", "target", "target_value", "threshold", "fitted_prior", "figures", "model"]
+    readonly_fields = fields
+    actions = ["apply"]
+
+    @admin.display(description="Target")
+    def target_shown(self, obj):
+        return f"{obj.get_target_display()} ≥ {obj.target_value:.0%}"
+
+    @admin.display(description="On its validation cases")
+    def validation(self, obj):
+        f = obj.figures
+        if not {"in_scope_accuracy", "oos_recall", "answered_precision"} <= set(f):
+            return "-"
+        return (
+            f"in scope {f['in_scope_accuracy']:.3f}, out-of-scope handed off {f['oos_recall']:.3f}, "
+            f"answers right {f['answered_precision']:.3f} ({f.get('n_cases', '?')} cases)"
+        )
+
+    @admin.display(description="Applied", boolean=True)
+    def applied(self, obj):
+        return BotConfig.objects.filter(pk=1, calibration=obj).exists()
+
+    @admin.action(description="Apply to the bot (its model and its threshold)")
+    def apply(self, request, queryset):
+        if queryset.count() != 1:
+            messages.error(request, "Choose exactly one calibration to apply.")
+            return
+        calibration = calibration_apply(calibration=queryset.get())
+        messages.success(
+            request,
+            f"The bot now uses calibration {calibration.calibration_id} and hands off below "
+            f"{calibration.confidence_threshold:.4f}.",
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)  # the list and its action, no edits
+
+
 @admin.register(BotConfig)
 class BotConfigAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "confidence_threshold", "updated_at", "tradeoff_link"]
+    list_display = ["__str__", "confidence_threshold", "calibration", "updated_at", "tradeoff_link"]
+    readonly_fields = ["calibration"]  # chosen by applying a calibration, which also sets its threshold
 
     @admin.display(description="Choose by looking")
     def tradeoff_link(self, obj):

@@ -22,9 +22,10 @@ SOURCES_SHOWN = 3
 ANSWER_CHARS = 1200
 LLM_SOURCE_CHARS = 2000
 
-# Fitted on ../shared/eval/banking77/val_cases.jsonl by `evaluation.calibrate` with
-# learn_phrasings=False (the live classifier learns only the entries' own phrasings);
-# feature order: knowledge.scoring.FEATURES.
+# Fitted on ../shared/eval/banking77/val_cases.jsonl by `evaluation.calibrate` (the
+# classifier learns only the entries' own phrasings, as the live one does); feature
+# order: knowledge.scoring.FEATURES. Used until an admin applies a calibration of
+# their own knowledge base (`evaluate_bot --calibrate VAL --save`, docs/bot.md).
 DEFAULT_MODEL = ConfidenceModel(
     mean=(
         0.7228,
@@ -85,6 +86,7 @@ DEFAULT_MODEL = ConfidenceModel(
         1.434,
     ),
     threshold=0.2710,
+    prior=0.5408,  # the share of right answers among those validation cases
 )
 
 
@@ -109,6 +111,17 @@ class BotAnswer:
     confidence: float | None  # in [0, 1]; None when no answer was attempted
     sources: list[dict] = field(default_factory=list)  # best first, JSON-serialisable
     handoff_reason: str | None = None  # None: answer; "low_confidence", "customer_request" or "repeated_failure"
+
+
+def configured_model(config: BotConfig) -> ConfidenceModel:
+    """The confidence model the admin applied (``Calibration``), else the one shipped
+    with Baton, with the admin's threshold."""
+    if config.calibration is None:
+        return replace(DEFAULT_MODEL, threshold=config.confidence_threshold)
+    calibration = config.calibration
+    return ConfidenceModel.from_json(
+        calibration.model, threshold=config.confidence_threshold, prior=calibration.fitted_prior
+    )
 
 
 def score(question: str, *, index: MatrixIndex | PgVectorIndex, vector: np.ndarray | None = None) -> Scored:
@@ -184,14 +197,14 @@ def answer_many(turns: list[tuple[str, Turn | None]]) -> list[BotAnswer]:
             texts += [question] if previous is None else [question, previous.question]
     vectors = iter(embed_array(texts)) if texts else iter(())
     index = live_index() if texts else None
-    threshold = BotConfig.load().confidence_threshold if texts else 0.0
+    model = configured_model(BotConfig.load()) if texts else DEFAULT_MODEL
     replies = []
     for question, previous in turns:
         if wants_human(question):
             replies.append(BotAnswer(text="", confidence=None, handoff_reason="customer_request"))
             continue
         vector = next(vectors)
-        reply = answer_with(question, index=index, threshold=threshold, vector=vector)
+        reply = answer_with(question, index=index, threshold=model.threshold, model=model, vector=vector)
         if previous is not None:
             previous_vector = next(vectors)
             if reply.handoff_reason is None:

@@ -115,26 +115,41 @@ def read_cases(path: Path | str, *, known_ids: set[str]) -> list[Case]:
     return cases
 
 
+QUESTIONS_PER_BATCH = 256  # as many as the knowledge base's import embeds at once
+
+
 def run_cases(
     cases: list[Case],
     *,
     index: MatrixIndex,
     model: ConfidenceModel,
+    batch: int = QUESTIONS_PER_BATCH,
     progress: Callable[[int], None] | None = None,
 ) -> list[Outcome]:
-    """Ask the bot every question (threshold 0, so each outcome holds its confidence);
-    the time of each includes embedding the question, as in the live bot."""
+    """Ask the bot every question (threshold 0, so each outcome holds its confidence).
+
+    Questions are embedded ``batch`` at a time, then each goes through the live
+    bot's ``answer_with`` with its vector, as ``bot.answer_many`` does for
+    concurrent customers; a question's time is its share of the batch's embedding
+    plus its own decision."""
     outcomes = []
-    for case in cases:
+    for start in range(0, len(cases), batch):
+        part = cases[start : start + batch]
         started = time.perf_counter()
-        reply = bot.answer_with(case.question, index=index, threshold=0.0, model=model)
-        ms = (time.perf_counter() - started) * 1000
-        if reply.confidence is None or not reply.sources:
-            outcomes.append(Outcome(case.expected, None, -1.0, ms))
-        else:
-            outcomes.append(Outcome(case.expected, reply.sources[0]["id"], reply.confidence, ms))
-        if progress:
-            progress(1)
+        asked = [c.question for c in part if not wants_human(c.question)]
+        vectors = iter(embed_array(asked)) if asked else iter(())
+        embedding_ms = (time.perf_counter() - started) * 1000 / max(len(asked), 1)
+        for case in part:
+            started = time.perf_counter()
+            vector = None if wants_human(case.question) else next(vectors)
+            reply = bot.answer_with(case.question, index=index, threshold=0.0, model=model, vector=vector)
+            ms = (time.perf_counter() - started) * 1000 + (embedding_ms if vector is not None else 0.0)
+            if reply.confidence is None or not reply.sources:
+                outcomes.append(Outcome(case.expected, None, -1.0, ms))
+            else:
+                outcomes.append(Outcome(case.expected, reply.sources[0]["id"], reply.confidence, ms))
+            if progress:
+                progress(1)
     return outcomes
 
 
@@ -153,47 +168,122 @@ def metrics_at(outcomes: list[Outcome], threshold: float) -> Metrics:
     )
 
 
-def choose_threshold(outcomes: list[Outcome], *, target_oos_recall: float) -> Metrics:
-    """The lowest threshold that hands off at least ``target_oos_recall`` of the
-    out-of-scope questions: the most answers the bot can give at that safety level.
-    Without out-of-scope cases: the threshold that maximises in-scope accuracy."""
-    candidates = sorted({o.confidence for o in outcomes if o.confidence >= 0} | {0.0, 1.0})
-    measured = [metrics_at(outcomes, t) for t in candidates]
-    if not any(o.expected is None for o in outcomes):
-        return max(measured, key=lambda m: (m.in_scope_accuracy, -m.threshold))
-    return next(m for m in measured if m.oos_recall >= target_oos_recall)
+def _curves(outcomes: list[Outcome]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Every candidate threshold (each confidence seen, and 0 and 1) with the three
+    metrics at each: ``metrics_at`` for all of them at once, by counting answers
+    above each threshold over the outcomes sorted by confidence."""
+    confidence = np.array([o.confidence for o in outcomes], dtype=np.float64)
+    right = np.array([o.predicted is not None and o.predicted == o.expected for o in outcomes])
+    oos = np.array([o.expected is None for o in outcomes])
+    order = np.argsort(confidence)
+    confidence, right, oos = confidence[order], right[order], oos[order]
+    thresholds = np.unique(np.r_[confidence[confidence >= 0], 0.0, 1.0])
+    first = np.searchsorted(confidence, thresholds, side="left")  # answered: positions first..end
+
+    def above(mask: np.ndarray) -> np.ndarray:
+        tail = np.r_[np.cumsum(mask[::-1])[::-1], 0]
+        return tail[first]
+
+    answered, answered_right, answered_oos = above(np.ones(len(confidence), bool)), above(right), above(oos)
+    n_in, n_oos = int((~oos).sum()), int(oos.sum())
+    return thresholds, {
+        "in_scope_accuracy": answered_right / max(n_in, 1),
+        "oos_recall": (n_oos - answered_oos) / max(n_oos, 1),
+        "answered_precision": np.where(answered > 0, answered_right / np.maximum(answered, 1), 0.0),
+    }
+
+
+def choose_threshold(outcomes: list[Outcome], *, target: str, value: float) -> Metrics:
+    """The lowest threshold that reaches ``value`` of the ``target`` metric: the most
+    answers the bot can give at that safety level. ``oos_recall``: the share of
+    out-of-scope questions handed off; ``answered_precision``: the share of its
+    answers that are right. Without out-of-scope cases and a recall target: the
+    threshold that maximises in-scope accuracy. When no threshold reaches the
+    target, the one that comes closest (the highest for precision)."""
+    thresholds, curves = _curves(outcomes)
+    if target == "oos_recall" and not any(o.expected is None for o in outcomes):
+        at = int(np.argmax(curves["in_scope_accuracy"]))  # the first, i.e. lowest, best threshold
+    elif (reached := np.flatnonzero(curves[target] >= value - 1e-12)).size:
+        at = int(reached[0])
+    else:
+        at = len(thresholds) - 1 - int(np.argmax(curves[target][::-1]))
+    return metrics_at(outcomes, float(thresholds[at]))
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A calibration: the model with its threshold and fitted prior, and what it did
+    on the cases it was fitted on."""
+
+    model: ConfidenceModel
+    target: str
+    value: float
+    metrics: Metrics
+    bootstrap: dict  # metric -> [5th, 50th, 95th percentile] over resamples of the cases
+    n_out_of_scope: int
+
+    def figures(self) -> dict:
+        return {
+            "target": self.target,
+            "target_value": self.value,
+            "threshold": round(self.model.threshold, 4),
+            "fitted_prior": round(self.model.prior, 4),
+            "in_scope_accuracy": round(self.metrics.in_scope_accuracy, 4),
+            "oos_recall": round(self.metrics.oos_recall, 4),
+            "answered_precision": round(self.metrics.answered_precision, 4),
+            "n_cases": self.metrics.n_cases,
+            "n_out_of_scope": self.n_out_of_scope,
+            "bootstrap": self.bootstrap,
+        }
+
+
+BOOTSTRAP_RESAMPLES = 200
+
+
+def bootstrap(outcomes: list[Outcome], *, target: str, value: float, resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
+    """How much the chosen operating point owes to the particular cases: the threshold
+    rule re-run on resamples (with replacement) of them, as 5th, 50th and 95th
+    percentiles of the threshold and of each metric at it."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(resamples):
+        sample = [outcomes[i] for i in rng.integers(0, len(outcomes), len(outcomes))]
+        m = choose_threshold(sample, target=target, value=value)
+        rows.append((m.threshold, m.in_scope_accuracy, m.oos_recall, m.answered_precision))
+    names = ("threshold", "in_scope_accuracy", "oos_recall", "answered_precision")
+    table = np.percentile(np.array(rows), [5, 50, 95], axis=0)
+    return {name: [round(float(v), 4) for v in table[:, j]] for j, name in enumerate(names)}
 
 
 def calibrate(
     cases: list[Case],
     *,
     index: MatrixIndex,
-    target_oos_recall: float = DEFAULT_TARGET_OOS_RECALL,
-    learn_phrasings: bool = True,
-    folds: int = 5,
+    target: str = "oos_recall",
+    value: float = DEFAULT_TARGET_OOS_RECALL,
     progress: Callable[[int], None] | None = None,
-) -> tuple[ConfidenceModel, MatrixIndex]:
+) -> Fit:
     """Fit the confidence model and choose its threshold on labelled cases.
 
-    With ``learn_phrasings``, the in-scope cases also teach the entry classifier, as
-    agent-confirmed questions do in the live bot. Cross-fitting keeps that honest:
-    each case is scored by a classifier trained without its fold. Returns the model
-    and the index to score with (its classifier trained on every labelled case).
+    The cases only fit the model: the entry classifier is the knowledge base's own,
+    exactly as the live bot has it, so a saved calibration scores the same there.
     """
     asked = [c for c in cases if not wants_human(c.question)]
-    vectors = embed_array([c.question for c in asked])
-    labelled = [i for i, c in enumerate(asked) if c.expected is not None] if learn_phrasings else []
-    fold = np.arange(len(asked)) % folds if labelled else np.zeros(len(asked), dtype=int)
-    scored = [None] * len(asked)
-    for f in sorted(set(fold.tolist())):
-        train = [i for i in labelled if fold[i] != f]
-        fold_index = (
-            index.with_labelled_questions([asked[i].expected for i in train], vectors[train]) if labelled else index
+    vectors = (
+        np.concatenate(
+            [
+                embed_array([c.question for c in asked[i : i + QUESTIONS_PER_BATCH]])
+                for i in range(0, len(asked), QUESTIONS_PER_BATCH)
+            ]
         )
-        for i in np.flatnonzero(fold == f):
-            scored[i] = bot.score(asked[i].question, index=fold_index, vector=vectors[i])
-            if progress:
-                progress(1)
+        if asked
+        else np.zeros((0, DIMENSIONS), dtype=np.float32)
+    )
+    scored = []
+    for case, vector in zip(asked, vectors, strict=True):
+        scored.append(bot.score(case.question, index=index, vector=vector))
+        if progress:
+            progress(1)
     kept = [(case, s) for case, s in zip(asked, scored, strict=True) if s.entry_key is not None]
     correct = np.array([c.expected is not None and s.entry_key == c.expected for c, s in kept], dtype=float)
     if len(set(correct.tolist())) < 2:
@@ -201,11 +291,15 @@ def calibrate(
     model = ConfidenceModel.fit(np.array([s.features for _, s in kept]), correct)
     outcomes = [Outcome(c.expected, s.entry_key, model(s.features), 0.0) for c, s in kept]
     outcomes += [Outcome(c.expected, None, -1.0, 0.0) for c in cases if wants_human(c.question)]
-    threshold = choose_threshold(outcomes, target_oos_recall=target_oos_recall).threshold
-    final = (
-        index.with_labelled_questions([asked[i].expected for i in labelled], vectors[labelled]) if labelled else index
+    chosen = choose_threshold(outcomes, target=target, value=value)
+    return Fit(
+        model=replace(model, threshold=chosen.threshold),
+        target=target,
+        value=value,
+        metrics=chosen,
+        bootstrap=bootstrap(outcomes, target=target, value=value),
+        n_out_of_scope=sum(c.expected is None for c in cases),
     )
-    return replace(model, threshold=threshold), final
 
 
 def latency(outcomes: list[Outcome]) -> dict[str, float]:

@@ -106,6 +106,37 @@ class Chunk(models.Model):
         return f"{self.get_kind_display()}: {self.text[:60]}"
 
 
+class Calibration(models.Model):
+    """A fitted confidence model with the threshold chosen for it, kept as a version:
+    what it was fitted on and how it did there. The applied one (``BotConfig``)
+    is what the live bot, the trade-off chart and ``evaluate_bot`` use."""
+
+    class Target(models.TextChoices):
+        OOS_RECALL = "oos_recall", "Share of unanswerable questions handed off"
+        ANSWERED_PRECISION = "answered_precision", "Share of the bot's answers that are right"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=300, help_text="What it was fitted on, and by what.")
+    model = models.JSONField(help_text="The logistic model: feature means, scales and weights (bias first).")
+    fitted_prior = models.FloatField(
+        help_text="Share of the fitting questions the bot got right: the base rate the model's intercept holds."
+    )
+    threshold = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    target = models.CharField(max_length=30, choices=Target.choices)
+    target_value = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    figures = models.JSONField(default=dict, help_text="Validation figures at the threshold, with bootstrap ranges.")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(threshold__gte=0, threshold__lte=1), name="calibration_threshold_range"),
+            models.CheckConstraint(condition=Q(fitted_prior__gt=0, fitted_prior__lt=1), name="calibration_prior_range"),
+        ]
+
+    def __str__(self):
+        return f"Calibration {self.pk}: {self.source}"
+
+
 class BotConfig(models.Model):
     """The bot's settings, edited in Django admin. A single row."""
 
@@ -113,6 +144,14 @@ class BotConfig(models.Model):
         default=DEFAULT_CONFIDENCE_THRESHOLD,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Below this confidence the bot hands off instead of answering (0 to 1).",
+    )
+    calibration = models.ForeignKey(
+        Calibration,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The confidence model the bot uses; empty: the model shipped with Baton.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -132,7 +171,7 @@ class BotConfig(models.Model):
 
     @classmethod
     def load(cls) -> "BotConfig":
-        config, _ = cls.objects.get_or_create(pk=1)
+        config, _ = cls.objects.select_related("calibration").get_or_create(pk=1)
         return config
 
 

@@ -15,7 +15,7 @@ validation questions (``evaluate_bot --calibrate``), never on a test set.
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -144,19 +144,47 @@ class EntryClassifier:
         return self._softmax(vector[None, :], candidates[None, :])[0]
 
 
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
 @dataclass(frozen=True)
 class ConfidenceModel:
-    """Logistic regression over standardised features: P(the chosen entry is right)."""
+    """Logistic regression over standardised features: P(the chosen entry is right).
+
+    Its intercept holds the share of right answers among the questions it was
+    fitted on (``prior``); ``shifted`` moves it to another share (Saerens et al.
+    2002), since that share follows how many questions are out of scope, which
+    differs between a validation set and a deployment.
+    """
 
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     weights: tuple[float, ...]  # bias first
     threshold: float
+    prior: float | None = None  # share of right answers in the fitting data
 
     def __call__(self, features: np.ndarray) -> float:
         z = (features - np.asarray(self.mean)) / np.asarray(self.scale)
         logit = self.weights[0] + float(np.dot(self.weights[1:], z))
         return 1.0 / (1.0 + math.exp(-max(min(logit, 60.0), -60.0)))
+
+    def shifted(self, prior: float) -> "ConfidenceModel":
+        """The same model for questions of which a share ``prior`` gets a right answer."""
+        if self.prior is None or not 0 < prior < 1:
+            raise ValueError("a prior shift needs the fitted prior and a target prior in (0, 1)")
+        bias = self.weights[0] + _logit(prior) - _logit(self.prior)
+        return replace(self, weights=(bias, *self.weights[1:]), prior=prior)
+
+    def as_json(self) -> dict:
+        return {"mean": list(self.mean), "scale": list(self.scale), "weights": list(self.weights)}
+
+    @classmethod
+    def from_json(cls, data: dict, *, threshold: float, prior: float | None) -> "ConfidenceModel":
+        mean, scale, weights = (tuple(float(v) for v in data[k]) for k in ("mean", "scale", "weights"))
+        if not len(mean) == len(scale) == len(weights) - 1 == len(FEATURES):
+            raise ValueError(f"a confidence model has {len(FEATURES)} features; this one has {len(mean)}")
+        return cls(mean, scale, weights, threshold, prior)
 
     @classmethod
     def fit(cls, features: np.ndarray, correct: np.ndarray, *, threshold: float = 0.5, l2: float = 1.0):
@@ -169,7 +197,27 @@ class ConfidenceModel:
             p = 1 / (1 + np.exp(-(x @ w)))
             hessian = (x * (p * (1 - p))[:, None]).T @ x + penalty
             w -= np.linalg.solve(hessian, x.T @ (p - correct) + penalty @ w)
-        return cls(tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, w)), threshold)
+        prior = float(np.clip(correct.mean(), 1e-3, 1 - 1e-3))
+        return cls(tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, w)), threshold, prior)
+
+
+def prior_estimate(confidences: np.ndarray, *, fitted_prior: float, iterations: int = 100) -> float:
+    """The share of right answers among unlabelled questions, from the confidences a
+    model fitted at ``fitted_prior`` gives them: the EM of Saerens, Latinne and
+    Decaestecker (2002), which re-weighs each posterior by the prior ratio until
+    the mean posterior is the prior itself."""
+    p = np.clip(np.asarray(confidences, dtype=np.float64), 1e-6, 1 - 1e-6)
+    if not len(p):
+        return fitted_prior
+    prior = fitted_prior
+    for _ in range(iterations):
+        up, down = prior / fitted_prior, (1 - prior) / (1 - fitted_prior)
+        new = float(np.mean(up * p / (up * p + down * (1 - p))))
+        new = min(max(new, 1e-3), 1 - 1e-3)
+        if abs(new - prior) < 1e-6:
+            return new
+        prior = new
+    return prior
 
 
 @dataclass

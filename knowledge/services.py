@@ -4,6 +4,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,7 +13,11 @@ from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharac
 
 from core.db import slices
 from knowledge.embeddings import embed_array
-from knowledge.models import Chunk, Entry, EvalCase
+from knowledge.models import BotConfig, Calibration, Chunk, Entry, EvalCase
+from knowledge.scoring import ConfidenceModel
+
+if TYPE_CHECKING:
+    from knowledge.evaluation import Fit
 
 PASSAGE_CHARS = 700
 PASSAGE_OVERLAP = 100
@@ -261,3 +266,36 @@ def eval_cases_jsonl(queryset) -> Iterable[str]:
     """The evaluation-file format of docs/bot.md, one line at a time."""
     for question, expected in queryset.values_list("question", "expected__external_id").iterator():
         yield json.dumps({"question": question, "expected": expected}, ensure_ascii=False) + "\n"
+
+
+@transaction.atomic
+def calibration_save(*, fit: "Fit", source: str, apply: bool) -> Calibration:
+    """Keep a fitted confidence model as a new version; with ``apply``, the bot uses
+    it (and its threshold) from its next answer on."""
+    ConfidenceModel.from_json(fit.model.as_json(), threshold=fit.model.threshold, prior=fit.model.prior)  # it loads
+    calibration = Calibration(
+        source=source[:300],
+        model=fit.model.as_json(),
+        fitted_prior=fit.model.prior,
+        threshold=fit.model.threshold,
+        target=fit.target,
+        target_value=fit.value,
+        figures=fit.figures(),
+    )
+    calibration.full_clean()
+    calibration.save()
+    if apply:
+        calibration_apply(calibration=calibration)
+    return calibration
+
+
+@transaction.atomic
+def calibration_apply(*, calibration: Calibration) -> BotConfig:
+    """The bot answers with this calibration's model at its threshold (an admin may
+    move the threshold afterwards on the trade-off chart)."""
+    BotConfig.objects.get_or_create(pk=1)
+    config = BotConfig.objects.select_for_update().get(pk=1)
+    config.calibration = calibration
+    config.confidence_threshold = calibration.threshold
+    config.save(update_fields=["calibration", "confidence_threshold", "updated_at"])
+    return config

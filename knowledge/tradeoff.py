@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from knowledge import bot
 from knowledge.evaluation import Case, Metrics, metrics_at, run_cases
-from knowledge.models import EvalCase
+from knowledge.models import BotConfig, EvalCase
 from knowledge.retrieval import live_index
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(21)]
@@ -30,7 +30,7 @@ def tradeoff() -> Tradeoff | None:
     ]
     if not cases:
         return None
-    outcomes = run_cases(cases, index=live_index(), model=bot.DEFAULT_MODEL)
+    outcomes = run_cases(cases, index=live_index(), model=bot.configured_model(BotConfig.load()))
     rows = [metrics_at(outcomes, t) for t in THRESHOLDS]
 
     def x(t: float) -> float:

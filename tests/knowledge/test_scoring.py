@@ -1,9 +1,11 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from knowledge.embeddings import embed_array
 from knowledge.retrieval import EntryInfo, MatrixIndex
-from knowledge.scoring import FEATURES, ConfidenceModel, EntryClassifier, Lexical
+from knowledge.scoring import FEATURES, ConfidenceModel, EntryClassifier, Lexical, prior_estimate
 
 
 def test_bm25_prefers_the_entry_with_the_rare_matching_word():
@@ -69,3 +71,49 @@ def test_labelled_questions_teach_the_classifier():
     taught = index.with_labelled_questions(["invoices"] * 3, np.stack([vector] * 3))
     after = taught.scorer.classifier.probs(vector, np.arange(2))[taught.scorer.order["invoices"]]
     assert after > before
+
+
+def _two_classes(rng, n: int, prior: float) -> tuple[np.ndarray, np.ndarray]:
+    """Features of right answers and of wrong ones from two fixed distributions,
+    mixed at ``prior``: only the share changes between samples (a prior shift)."""
+    right = rng.random(n) < prior
+    features = rng.normal(0.0, 1.0, (n, len(FEATURES))) + np.where(right, 0.8, -0.8)[:, None] * (
+        np.arange(len(FEATURES)) < 3
+    )
+    return features, right.astype(float)
+
+
+def test_a_prior_shift_moves_the_confidence_to_the_new_share_of_right_answers():
+    rng = np.random.default_rng(11)
+    fitted = ConfidenceModel.fit(*_two_classes(rng, 4000, 0.8))
+    assert fitted.prior == pytest.approx(0.8, abs=0.02)
+    features, right = _two_classes(rng, 4000, 0.3)  # many more questions out of scope
+
+    def log_loss(model):
+        p = np.clip([model(f) for f in features], 1e-9, 1 - 1e-9)
+        return float(-np.mean(right * np.log(p) + (1 - right) * np.log(1 - p)))
+
+    unshifted = float(np.mean([fitted(f) for f in features]))
+    shifted = fitted.shifted(0.3)
+    assert unshifted > 0.4  # the intercept still believes 0.8
+    assert float(np.mean([shifted(f) for f in features])) == pytest.approx(0.3, abs=0.03)
+    assert log_loss(shifted) < log_loss(fitted) - 0.05
+    assert shifted.weights[1:] == fitted.weights[1:] and shifted.prior == 0.3
+
+
+def test_the_share_of_right_answers_is_estimated_without_labels():
+    rng = np.random.default_rng(12)
+    fitted = ConfidenceModel.fit(*_two_classes(rng, 4000, 0.8))
+    for share in (0.2, 0.5, 0.9):
+        features, _ = _two_classes(rng, 3000, share)
+        estimate = prior_estimate(np.array([fitted(f) for f in features]), fitted_prior=fitted.prior)
+        assert estimate == pytest.approx(share, abs=0.04), share
+    assert prior_estimate(np.array([]), fitted_prior=0.8) == 0.8
+
+
+def test_a_shift_needs_a_prior_on_both_sides():
+    model = ConfidenceModel((0.0,), (1.0,), (0.0, 1.0), 0.5)
+    with pytest.raises(ValueError, match="fitted prior"):
+        model.shifted(0.3)
+    with pytest.raises(ValueError, match="target prior"):
+        replace(model, prior=0.5).shifted(1.0)

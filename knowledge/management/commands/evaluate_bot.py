@@ -1,11 +1,12 @@
 import json
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from knowledge import evaluation
-from knowledge.bot import DEFAULT_MODEL
-from knowledge.services import KbFormatError, entry_chunks, kb_read_jsonl
+from knowledge import bot, evaluation
+from knowledge.models import BotConfig
+from knowledge.services import KbFormatError, calibration_save, entry_chunks, kb_read_jsonl
 
 SWEEP = [round(0.05 * i, 2) for i in range(21)]
 
@@ -14,7 +15,8 @@ class Command(BaseCommand):
     help = (
         "Score the bot on labelled questions, through the live bot's own code, with a knowledge base loaded "
         "into an isolated index (in memory; on PostgreSQL also a temporary table behind an HNSW index): "
-        "the live knowledge base is never touched."
+        "the live knowledge base is never touched. Without --calibrate it scores with the calibration the "
+        "bot has applied; --calibrate VAL --save keeps the fitted one and applies it."
     )
 
     def add_arguments(self, parser):
@@ -23,22 +25,38 @@ class Command(BaseCommand):
         parser.add_argument(
             "--calibrate", metavar="VAL", help="fit the confidence model and choose the threshold on these cases first"
         )
-        parser.add_argument(
+        target = parser.add_mutually_exclusive_group()
+        target.add_argument(
             "--target-oos-recall",
             type=float,
-            default=evaluation.DEFAULT_TARGET_OOS_RECALL,
-            help="with --calibrate: the share of out-of-scope validation questions to hand off (default 0.75)",
+            help="with --calibrate: the share of out-of-scope validation questions to hand off "
+            f"(the default target, {evaluation.DEFAULT_TARGET_OOS_RECALL})",
+        )
+        target.add_argument(
+            "--target-precision",
+            type=float,
+            help="with --calibrate: instead, the share of the bot's validation answers that must be right",
+        )
+        parser.add_argument(
+            "--save", action="store_true", help="with --calibrate: keep the calibration and apply it to the live bot"
         )
         parser.add_argument("--threshold", type=float, help="score at this threshold")
         parser.add_argument("--sweep", action="store_true", help="print the trade-off table over thresholds")
         parser.add_argument("--json", action="store_true", dest="as_json", help="end with one JSON line of figures")
 
-    def handle(self, *args, kb, cases, calibrate, target_oos_recall, threshold, sweep, as_json, **options):
-        if threshold is not None and not 0 <= threshold <= 1:
-            raise CommandError("--threshold must be between 0 and 1")
-        if not 0 <= target_oos_recall <= 1:
-            raise CommandError("--target-oos-recall must be between 0 and 1")
+    def handle(self, *args, kb, cases, calibrate, threshold, sweep, as_json, save, **options):
+        target, value = "oos_recall", evaluation.DEFAULT_TARGET_OOS_RECALL
+        if options["target_precision"] is not None:
+            target, value = "answered_precision", options["target_precision"]
+        elif options["target_oos_recall"] is not None:
+            value = options["target_oos_recall"]
+        for name, given in (("--threshold", threshold), ("the target", value)):
+            if given is not None and not 0 <= given <= 1:
+                raise CommandError(f"{name} must be between 0 and 1")
+        if save and not calibrate:
+            raise CommandError("--save keeps a calibration: give --calibrate VAL")
         quiet = options["verbosity"] == 0
+        started = time.perf_counter()
         try:
             entries = kb_read_jsonl(kb)
             known = {e.external_id for e in entries}
@@ -53,19 +71,25 @@ class Command(BaseCommand):
         with tqdm(total=total, unit="chunk", desc="Embedding the knowledge base", disable=quiet) as bar:
             index = evaluation.database_index(evaluation.index_from_entries(entries, progress=bar.update))
 
-        model = DEFAULT_MODEL
+        fit = None
         if calibrate:
             with tqdm(total=len(val_cases), unit="q", desc="Calibrating", disable=quiet) as bar:
                 try:
-                    model, index = evaluation.calibrate(
-                        val_cases, index=index, target_oos_recall=target_oos_recall, progress=bar.update
-                    )
+                    fit = evaluation.calibrate(val_cases, index=index, target=target, value=value, progress=bar.update)
                 except KbFormatError as e:
                     raise CommandError(str(e)) from None
+            model = fit.model
             self.stdout.write(
                 f"Calibrated on {len(val_cases)} cases: confidence model fitted, threshold {model.threshold:.4f} "
-                f"(hands off {target_oos_recall:.0%} of out-of-scope validation questions)"
+                f"({target.replace('_', ' ')} {value:.0%} on the validation questions)"
             )
+            if save:
+                calibration = calibration_save(
+                    fit=fit, source=f"evaluate_bot --kb {kb} --calibrate {calibrate}", apply=True
+                )
+                self.stdout.write(f"Saved as calibration {calibration.pk} and applied: the live bot uses it now.")
+        else:
+            model = bot.configured_model(BotConfig.load())
         if threshold is None:
             threshold = model.threshold
 
@@ -88,9 +112,11 @@ class Command(BaseCommand):
             "n_cases": result.n_cases,
             **{k: round(v, 2) for k, v in evaluation.latency(outcomes).items()},
             "kb_entries": len(entries),
+            "seconds": round(time.perf_counter() - started, 1),
         }
-        if calibrate:
-            figures["model"] = {"mean": model.mean, "scale": model.scale, "weights": model.weights}
+        if fit is not None:
+            figures["calibration"] = fit.figures()
+            figures["model"] = model.as_json()
         if as_json:
             self.stdout.write(json.dumps(figures))
         else:
