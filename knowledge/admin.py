@@ -7,8 +7,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from knowledge.models import BotConfig, Calibration, Chunk, Entry, EvalCase
-from knowledge.services import calibration_apply, entry_save, eval_cases_jsonl
-from knowledge.tradeoff import CHART_H, CHART_W, PAD, chart_x, tradeoff
+from knowledge.services import calibration_adapt, calibration_apply, entry_save, eval_cases_jsonl
+from knowledge.tradeoff import CASES_SCORED, CHART_H, CHART_W, PAD, chart_x, recent_adaptation, tradeoff
 
 
 class ChunkInline(admin.TabularInline):
@@ -114,8 +114,28 @@ class CalibrationAdmin(admin.ModelAdmin):
 
 @admin.register(BotConfig)
 class BotConfigAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "confidence_threshold", "calibration", "updated_at", "tradeoff_link"]
-    readonly_fields = ["calibration"]  # chosen by applying a calibration, which also sets its threshold
+    list_display = ["__str__", "confidence_threshold", "calibration", "adapted_prior", "updated_at", "tradeoff_link"]
+    # Chosen by applying a calibration (which also sets its threshold) and by adapting it.
+    readonly_fields = ["calibration", "adapted_prior"]
+    actions = ["adapt"]
+
+    @admin.action(description=f"Adapt the calibration to the last {CASES_SCORED} questions from conversations")
+    def adapt(self, request, queryset):
+        config = BotConfig.load()
+        try:
+            adaptation = recent_adaptation(config)
+            config = calibration_adapt(
+                calibration=config.calibration, prior=adaptation.prior, threshold=adaptation.model.threshold
+            )
+        except ValueError as e:
+            messages.error(request, f"Not adapted: {e}.")
+            return
+        messages.success(
+            request,
+            f"About {config.adapted_prior:.0%} of recent questions get a right answer; the bot now hands off "
+            f"below {config.confidence_threshold:.4f} to keep its answers right "
+            f"{config.calibration.target_value:.0%} of the time.",
+        )
 
     @admin.display(description="Choose by looking")
     def tradeoff_link(self, obj):

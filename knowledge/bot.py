@@ -114,14 +114,16 @@ class BotAnswer:
 
 
 def configured_model(config: BotConfig) -> ConfidenceModel:
-    """The confidence model the admin applied (``Calibration``), else the one shipped
-    with Baton, with the admin's threshold."""
+    """The confidence model the admin applied (``Calibration``, moved to the share of
+    right answers among recent questions when adapted), else the one shipped with
+    Baton; with the admin's threshold."""
     if config.calibration is None:
         return replace(DEFAULT_MODEL, threshold=config.confidence_threshold)
     calibration = config.calibration
-    return ConfidenceModel.from_json(
+    model = ConfidenceModel.from_json(
         calibration.model, threshold=config.confidence_threshold, prior=calibration.fitted_prior
     )
+    return model if config.adapted_prior is None else model.shifted(config.adapted_prior)
 
 
 def score(question: str, *, index: MatrixIndex | PgVectorIndex, vector: np.ndarray | None = None) -> Scored:

@@ -153,6 +153,12 @@ class BotConfig(models.Model):
         related_name="+",
         help_text="The confidence model the bot uses; empty: the model shipped with Baton.",
     )
+    adapted_prior = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Share of recent questions the bot gets right, estimated without labels; the calibration's "
+        "confidences are moved to it (prior shift). Empty: as fitted.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -163,6 +169,11 @@ class BotConfig(models.Model):
             models.CheckConstraint(
                 condition=Q(confidence_threshold__gte=0, confidence_threshold__lte=1),
                 name="botconfig_threshold_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(adapted_prior__isnull=True)
+                | Q(adapted_prior__gt=0, adapted_prior__lt=1, calibration__isnull=False),
+                name="botconfig_adapted_prior_of_a_calibration",
             ),
         ]
 

@@ -143,6 +143,11 @@ def _database_matrix() -> DatabaseMatrixIndex:
         return index
 
 
+def live_matrix() -> MatrixIndex:
+    """Every live chunk's vector in memory (what self-calibration holds entries out of)."""
+    return _database_matrix()
+
+
 def live_index() -> MatrixIndex | PgVectorIndex:
     if connection.vendor == "postgresql":
         # The classifier and BM25 are built from the same rows as SQLite's matrix.

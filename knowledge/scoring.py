@@ -171,9 +171,7 @@ class ConfidenceModel:
 
     def shifted(self, prior: float) -> "ConfidenceModel":
         """The same model for questions of which a share ``prior`` gets a right answer."""
-        if self.prior is None or not 0 < prior < 1:
-            raise ValueError("a prior shift needs the fitted prior and a target prior in (0, 1)")
-        bias = self.weights[0] + _logit(prior) - _logit(self.prior)
+        bias = self.weights[0] + prior_shift(self.prior, prior)
         return replace(self, weights=(bias, *self.weights[1:]), prior=prior)
 
     def as_json(self) -> dict:
@@ -199,6 +197,20 @@ class ConfidenceModel:
             w -= np.linalg.solve(hessian, x.T @ (p - correct) + penalty @ w)
         prior = float(np.clip(correct.mean(), 1e-3, 1 - 1e-3))
         return cls(tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, w)), threshold, prior)
+
+
+def prior_shift(fitted: float | None, prior: float) -> float:
+    """What moving from the ``fitted`` share of right answers to ``prior`` adds to
+    every logit."""
+    if fitted is None or not 0 < prior < 1:
+        raise ValueError("a prior shift needs the fitted prior and a target prior in (0, 1)")
+    return _logit(prior) - _logit(fitted)
+
+
+def shift_confidences(confidences: np.ndarray, *, fitted: float, prior: float) -> np.ndarray:
+    """Confidences of a model fitted at ``fitted``, as ``shifted(prior)`` gives them."""
+    p = np.clip(np.asarray(confidences, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return 1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) + prior_shift(fitted, prior))))
 
 
 def prior_estimate(confidences: np.ndarray, *, fitted_prior: float, iterations: int = 100) -> float:

@@ -297,5 +297,20 @@ def calibration_apply(*, calibration: Calibration) -> BotConfig:
     config = BotConfig.objects.select_for_update().get(pk=1)
     config.calibration = calibration
     config.confidence_threshold = calibration.threshold
-    config.save(update_fields=["calibration", "confidence_threshold", "updated_at"])
+    config.adapted_prior = None
+    config.save(update_fields=["calibration", "adapted_prior", "confidence_threshold", "updated_at"])
+    return config
+
+
+@transaction.atomic
+def calibration_adapt(*, calibration: Calibration, prior: float, threshold: float) -> BotConfig:
+    """Move the applied calibration to the share of right answers ``prior`` estimated
+    on recent questions (``evaluation.adapt``), with the threshold chosen there. A
+    calibration applied meanwhile wins: then nothing changes."""
+    config = BotConfig.objects.select_for_update().get(pk=1)
+    if config.calibration_id != calibration.pk:
+        raise ValueError("another calibration was applied meanwhile; adapt that one")
+    config.adapted_prior, config.confidence_threshold = prior, threshold
+    config.full_clean()
+    config.save(update_fields=["adapted_prior", "confidence_threshold", "updated_at"])
     return config

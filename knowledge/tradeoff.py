@@ -1,11 +1,15 @@
-"""The threshold trade-off on the live knowledge base and its labelled cases, for admins."""
+"""The threshold trade-off on the live knowledge base and its labelled cases, for admins,
+and the adaptation of the applied calibration to the questions customers ask."""
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from knowledge import bot
-from knowledge.evaluation import Case, Metrics, metrics_at, run_cases
-from knowledge.models import BotConfig, EvalCase
+from knowledge.evaluation import Adaptation, Case, Metrics, adapt, metrics_at, run_cases
+from knowledge.models import BotConfig, Calibration, EvalCase
 from knowledge.retrieval import live_index
+from knowledge.scoring import ConfidenceModel
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(21)]
 CASES_SCORED = 500  # the most recent; each costs one bot turn (~10 ms)
@@ -21,13 +25,35 @@ class Tradeoff:
     ticks: list[tuple[float, float]]  # (x, threshold) for labels
 
 
-def tradeoff() -> Tradeoff | None:
-    cases = [
+def _recent_cases() -> list[Case]:
+    return [
         Case(question, expected)
         for question, expected in EvalCase.objects.order_by("-created_at").values_list(
             "question", "expected__external_id"
         )[:CASES_SCORED]
     ]
+
+
+def recent_adaptation(config: BotConfig) -> Adaptation:
+    """The applied calibration moved to the recent questions' share of right answers,
+    estimated from their confidences alone (their labels are not used), with the
+    threshold for the calibration's precision target."""
+    calibration = config.calibration
+    if calibration is None or calibration.target != Calibration.Target.ANSWERED_PRECISION:
+        raise ValueError("adapting needs an applied calibration with an answered-precision target")
+    cases = _recent_cases()
+    if not cases:
+        raise ValueError("there are no questions from conversations yet")
+    model = ConfidenceModel.from_json(
+        calibration.model, threshold=calibration.threshold, prior=calibration.fitted_prior
+    )
+    outcomes = run_cases(cases, index=live_index(), model=model)
+    confidences = np.array([o.confidence for o in outcomes if o.predicted is not None])
+    return adapt(confidences, model=model, value=calibration.target_value)
+
+
+def tradeoff() -> Tradeoff | None:
+    cases = _recent_cases()
     if not cases:
         return None
     outcomes = run_cases(cases, index=live_index(), model=bot.configured_model(BotConfig.load()))

@@ -3,16 +3,17 @@ live bot, the trade-off chart and evaluate_bot all answer with it."""
 
 import json
 from dataclasses import replace
+from io import StringIO
 
 import numpy as np
 import pytest
-from django.core.management import CommandError
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from knowledge import bot, evaluation
-from knowledge.models import BotConfig, Calibration
-from knowledge.scoring import FEATURES, ConfidenceModel
-from knowledge.services import EntryData, calibration_apply, calibration_save, entries_upsert
+from knowledge.models import BotConfig, Calibration, EvalCase
+from knowledge.scoring import FEATURES, ConfidenceModel, shift_confidences
+from knowledge.services import EntryData, calibration_adapt, calibration_apply, calibration_save, entries_upsert
 from tests.factories import UserFactory
 from tests.knowledge.test_evaluate_bot import CASES, KB, _file, _run
 
@@ -153,3 +154,134 @@ def test_questions_embedded_in_batches_are_scored_as_one_at_a_time():
         (o.predicted, pytest.approx(o.confidence, abs=1e-6)) for o in alone
     ]
     assert batched[-1].confidence == -1.0
+
+
+def test_the_expected_precision_threshold_needs_no_labels():
+    confidences = np.array([0.95, 0.9, 0.8, 0.5, 0.2])
+    # Means from the top: 0.95, 0.925, 0.883, 0.7875, 0.67.
+    assert evaluation.expected_precision_threshold(confidences, value=0.9) == 0.9
+    assert evaluation.expected_precision_threshold(confidences, value=0.75) == 0.5
+    assert evaluation.expected_precision_threshold(confidences, value=0.99) == 1.0
+
+
+def test_adapting_moves_the_model_to_the_questions_share_and_keeps_the_precision_target():
+    rng = np.random.default_rng(5)
+    fitted = replace(bot.DEFAULT_MODEL, prior=0.8)
+    # Confidences of a deployment with far fewer right answers than the fitting data.
+    confidences = 1 / (1 + np.exp(-rng.normal(0.0, 3.0, 2000)))
+    adaptation = evaluation.adapt(confidences, model=fitted, value=0.9)
+    assert 0 < adaptation.prior < 0.8
+    assert adaptation.model.prior == adaptation.prior
+    shifted = shift_confidences(confidences, fitted=0.8, prior=adaptation.prior)
+    answered = shifted[shifted >= adaptation.model.threshold]
+    assert answered.mean() >= 0.9 and len(answered) > 0
+    with pytest.raises(ValueError, match="knows the share"):
+        evaluation.adapt(confidences, model=replace(fitted, prior=None), value=0.9)
+
+
+def test_evaluate_bot_adapts_to_the_scored_questions_for_a_precision_target(tmp_path):
+    kb, cases = _file(tmp_path, "kb.jsonl", KB), _file(tmp_path, "c.jsonl", CASES)
+    args = ("--kb", kb, "--cases", cases, "--calibrate", cases, "--target-precision", "0.9", "--json")
+    plain, adapted = json.loads(_run(*args)[-1]), json.loads(_run(*args, "--adapt")[-1])
+    assert plain["calibration"]["target"] == "answered_precision"
+    assert "adapted_prior" not in plain and 0 < adapted["adapted_prior"] < 1
+    assert 0 <= adapted["threshold"] <= 1
+    with pytest.raises(CommandError, match="--adapt chooses the threshold for a precision target"):
+        _run("--kb", kb, "--cases", cases, "--adapt")
+
+
+def test_the_admin_adapts_the_applied_calibration_to_recent_questions(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    entries_upsert(entries=evaluation_entries())
+    changelist = reverse("admin:knowledge_botconfig_changelist")
+    BotConfig.load()
+    adapt = {"action": "adapt", "_selected_action": [1]}
+    response = client.post(changelist, adapt, follow=True)
+    assert "Not adapted: adapting needs an applied calibration" in response.content.decode()
+
+    fit = _fit(target="answered_precision", value=0.9, model=replace(bot.DEFAULT_MODEL, prior=0.6))
+    calibration = calibration_save(fit=fit, source="precision", apply=True)
+    response = client.post(changelist, adapt, follow=True)
+    assert "there are no questions from conversations yet" in response.content.decode()
+
+    for case in CASES:
+        EvalCase.objects.create(question=case["question"], outcome=EvalCase.Outcome.ANSWERED)
+    response = client.post(changelist, adapt, follow=True)
+    assert "of recent questions get a right answer" in response.content.decode()
+    config = BotConfig.load()
+    assert config.calibration == calibration and 0 < config.adapted_prior < 1
+    model = bot.configured_model(config)
+    assert model.prior == config.adapted_prior and model.threshold == config.confidence_threshold
+    calibration_apply(calibration=calibration)  # applying again starts from the fitted prior
+    assert BotConfig.load().adapted_prior is None
+
+
+def test_an_adaptation_of_a_calibration_replaced_meanwhile_is_refused():
+    first = calibration_save(fit=_fit(), source="first", apply=True)
+    calibration_save(fit=_fit(), source="second", apply=True)
+    with pytest.raises(ValueError, match="another calibration was applied meanwhile"):
+        calibration_adapt(calibration=first, prior=0.5, threshold=0.5)
+    assert BotConfig.load().adapted_prior is None
+
+
+PHRASED = [  # entries with several phrasings each: what self-calibration holds out
+    {"id": f"e{i}", "title": title, "questions": questions, "body": f"About {title.lower()}."}
+    for i, (title, questions) in enumerate(
+        [
+            ("Reset your password", ["I forgot my password", "How do I change my password?", "Password reset link"]),
+            ("Refunds", ["Can I get my money back?", "I want a refund", "How do refunds work?"]),
+            ("Linux app", ["Is there a Linux client?", "Does it run on Ubuntu?", "Linux download"]),
+            ("Invoices", ["Where is my invoice?", "Download an invoice", "I need a receipt"]),
+            ("Delete account", ["Close my account", "How do I delete my account?", "Remove my data"]),
+            ("Two-factor login", ["Turn on 2FA", "Set up an authenticator app", "Two-step verification"]),
+            ("Change plan", ["Upgrade my plan", "Switch to yearly billing", "Downgrade my subscription"]),
+            ("Team members", ["Invite a colleague", "Add a user to my team", "Remove a team member"]),
+            ("Export data", ["Export my data as CSV", "Download all my records", "Backup my account"]),
+            ("Mobile app", ["Is there an iPhone app?", "Android app", "Use it on my phone"]),
+        ]
+    )
+]
+
+
+def test_calibrating_on_the_knowledge_base_needs_no_validation_set(tmp_path):
+    kb, cases = _file(tmp_path, "kb.jsonl", PHRASED), _file(tmp_path, "c.jsonl", CASES[3:])
+    lines = _run("--kb", kb, "--cases", cases, "--calibrate-on-kb", "--save", "--json")
+    assert lines[0].startswith("Calibrated on 54 of the KB's own phrasings")
+    figures = json.loads(lines[-1])["calibration"]
+    # Each entry is held out in one fold (3 phrasings each: 30 out of scope); in the
+    # other folds, every fourth phrasing counted across folds is asked (24 in all).
+    assert figures["n_cases"] == 54 and figures["n_out_of_scope"] == 30
+    assert figures["oos_recall"] >= 0.75
+    calibration = Calibration.objects.get()
+    assert "--calibrate-on-kb" in calibration.source and BotConfig.load().calibration == calibration
+
+
+def test_a_knowledge_base_without_phrasings_asks_for_validation_questions(tmp_path):
+    articles = [{**row, "questions": []} for row in PHRASED]
+    with pytest.raises(CommandError, match="needs entries with several phrasings"):
+        _run(
+            "--kb",
+            _file(tmp_path, "kb.jsonl", articles),
+            "--cases",
+            _file(tmp_path, "c.jsonl", CASES[3:]),
+            "--calibrate-on-kb",
+        )
+
+
+def test_calibrate_bot_fits_the_live_knowledge_base_and_applies_it():
+    entries_upsert(
+        entries=[
+            EntryData(external_id=e["id"], title=e["title"], body=e["body"], questions=tuple(e["questions"]))
+            for e in PHRASED
+        ]
+    )
+    out = StringIO()
+    call_command("calibrate_bot", "--target-precision", "0.9", "--json", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert "applied: the live bot uses it now" in lines[0]
+    assert json.loads(lines[-1])["target"] == "answered_precision"
+    config = BotConfig.load()
+    assert config.calibration.target_value == 0.9
+    assert config.confidence_threshold == config.calibration.threshold
+    call_command("calibrate_bot", "--keep-only", stdout=StringIO())
+    assert Calibration.objects.count() == 2 and BotConfig.load().calibration == config.calibration

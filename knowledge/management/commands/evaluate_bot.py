@@ -1,11 +1,14 @@
 import json
 import time
+from dataclasses import replace
 
+import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from knowledge import bot, evaluation
 from knowledge.models import BotConfig
+from knowledge.scoring import shift_confidences
 from knowledge.services import KbFormatError, calibration_save, entry_chunks, kb_read_jsonl
 
 SWEEP = [round(0.05 * i, 2) for i in range(21)]
@@ -22,8 +25,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--kb", required=True, help="knowledge base, JSON Lines")
         parser.add_argument("--cases", required=True, help="labelled questions to score, JSON Lines")
-        parser.add_argument(
+        source = parser.add_mutually_exclusive_group()
+        source.add_argument(
             "--calibrate", metavar="VAL", help="fit the confidence model and choose the threshold on these cases first"
+        )
+        source.add_argument(
+            "--calibrate-on-kb",
+            action="store_true",
+            help="instead, fit them on the knowledge base's own phrasings (entries held out as out of scope)",
         )
         target = parser.add_mutually_exclusive_group()
         target.add_argument(
@@ -40,11 +49,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--save", action="store_true", help="with --calibrate: keep the calibration and apply it to the live bot"
         )
+        parser.add_argument(
+            "--adapt",
+            action="store_true",
+            help="move the model to the scored questions' share of right answers (estimated without their labels) "
+            "and choose the threshold for the precision target there, as the admin action does on live questions",
+        )
         parser.add_argument("--threshold", type=float, help="score at this threshold")
         parser.add_argument("--sweep", action="store_true", help="print the trade-off table over thresholds")
         parser.add_argument("--json", action="store_true", dest="as_json", help="end with one JSON line of figures")
 
-    def handle(self, *args, kb, cases, calibrate, threshold, sweep, as_json, save, **options):
+    def handle(self, *args, kb, cases, calibrate, threshold, sweep, as_json, save, adapt, **options):
         target, value = "oos_recall", evaluation.DEFAULT_TARGET_OOS_RECALL
         if options["target_precision"] is not None:
             target, value = "answered_precision", options["target_precision"]
@@ -53,8 +68,11 @@ class Command(BaseCommand):
         for name, given in (("--threshold", threshold), ("the target", value)):
             if given is not None and not 0 <= given <= 1:
                 raise CommandError(f"{name} must be between 0 and 1")
-        if save and not calibrate:
-            raise CommandError("--save keeps a calibration: give --calibrate VAL")
+        on_kb = options["calibrate_on_kb"]
+        if save and not (calibrate or on_kb):
+            raise CommandError("--save keeps a calibration: give --calibrate VAL or --calibrate-on-kb")
+        if adapt and (threshold is not None or target != "answered_precision"):
+            raise CommandError("--adapt chooses the threshold for a precision target: give --target-precision")
         quiet = options["verbosity"] == 0
         started = time.perf_counter()
         try:
@@ -72,21 +90,27 @@ class Command(BaseCommand):
             index = evaluation.database_index(evaluation.index_from_entries(entries, progress=bar.update))
 
         fit = None
-        if calibrate:
-            with tqdm(total=len(val_cases), unit="q", desc="Calibrating", disable=quiet) as bar:
+        if calibrate or on_kb:
+            steps = len(val_cases) if calibrate else evaluation.SELF_FOLDS
+            with tqdm(total=steps, desc="Calibrating", disable=quiet) as bar:
                 try:
-                    fit = evaluation.calibrate(val_cases, index=index, target=target, value=value, progress=bar.update)
+                    if calibrate:
+                        fit = evaluation.calibrate(
+                            val_cases, index=index, target=target, value=value, progress=bar.update
+                        )
+                    else:
+                        fit = evaluation.calibrate_on_entries(index, target=target, value=value, progress=bar.update)
                 except KbFormatError as e:
                     raise CommandError(str(e)) from None
             model = fit.model
+            fitted_on = f"{len(val_cases)} cases" if calibrate else f"{fit.metrics.n_cases} of the KB's own phrasings"
             self.stdout.write(
-                f"Calibrated on {len(val_cases)} cases: confidence model fitted, threshold {model.threshold:.4f} "
-                f"({target.replace('_', ' ')} {value:.0%} on the validation questions)"
+                f"Calibrated on {fitted_on}: confidence model fitted, threshold {model.threshold:.4f} "
+                f"({target.replace('_', ' ')} {value:.0%} there)"
             )
             if save:
-                calibration = calibration_save(
-                    fit=fit, source=f"evaluate_bot --kb {kb} --calibrate {calibrate}", apply=True
-                )
+                how = f"--calibrate {calibrate}" if calibrate else "--calibrate-on-kb"
+                calibration = calibration_save(fit=fit, source=f"evaluate_bot --kb {kb} {how}", apply=True)
                 self.stdout.write(f"Saved as calibration {calibration.pk} and applied: the live bot uses it now.")
         else:
             model = bot.configured_model(BotConfig.load())
@@ -95,6 +119,20 @@ class Command(BaseCommand):
 
         with tqdm(total=len(test_cases), unit="q", desc="Scoring", disable=quiet) as bar:
             outcomes = evaluation.run_cases(test_cases, index=index, model=model, progress=bar.update)
+        adaptation = None
+        if adapt:
+            answered = [o for o in outcomes if o.predicted is not None]
+            try:
+                adaptation = evaluation.adapt(np.array([o.confidence for o in answered]), model=model, value=value)
+            except ValueError as e:
+                raise CommandError(str(e)) from None
+            fitted, threshold = model.prior, adaptation.model.threshold
+            outcomes = [
+                replace(o, confidence=float(shift_confidences(o.confidence, fitted=fitted, prior=adaptation.prior)))
+                if o.predicted is not None
+                else o
+                for o in outcomes
+            ]
         result = evaluation.metrics_at(outcomes, threshold)
 
         if sweep:
@@ -114,6 +152,8 @@ class Command(BaseCommand):
             "kb_entries": len(entries),
             "seconds": round(time.perf_counter() - started, 1),
         }
+        if adaptation is not None:
+            figures["adapted_prior"] = round(adaptation.prior, 4)
         if fit is not None:
             figures["calibration"] = fit.figures()
             figures["model"] = model.as_json()
