@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from knowledge.models import BotConfig, Calibration, Chunk, Entry, EvalCase
+from knowledge.models import BotConfig, Calibration, Chunk, ClassifierSnapshot, Entry, EvalCase
 from knowledge.services import calibration_adapt, calibration_apply, entry_save, eval_cases_jsonl
 from knowledge.tradeoff import CASES_SCORED, CHART_H, CHART_W, PAD, chart_x, recent_adaptation, tradeoff
 
@@ -57,6 +57,25 @@ class ChunkAdmin(admin.ModelAdmin):
     @admin.display(description="Text")
     def short_text(self, obj):
         return obj.text[:100]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ClassifierSnapshot)
+class ClassifierSnapshotAdmin(admin.ModelAdmin):
+    """Read-only: trained by a task after each import, loaded by every process."""
+
+    list_display = ["version", "entry_count", "created_at"]
+    fields = ["version", "entry_count", "dims", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="Entries")
+    def entry_count(self, obj):
+        return len(obj.entry_keys)
 
     def has_add_permission(self, request):
         return False

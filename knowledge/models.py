@@ -106,6 +106,21 @@ class Chunk(models.Model):
         return f"{self.get_kind_display()}: {self.text[:60]}"
 
 
+class ClassifierSnapshot(models.Model):
+    """The entry classifier trained on one version of the chunks, kept so that a
+    process answering its first question loads it instead of training it (69-79 s
+    at 10,000 entries). ``version`` is ``retrieval``'s chunk version."""
+
+    version = models.CharField(max_length=100, unique=True)
+    entry_keys = models.JSONField()
+    dims = models.PositiveIntegerField()
+    weights = models.BinaryField(help_text="float32: one row of weights per entry, then one bias per entry")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"Classifier for {self.version}"
+
+
 class Calibration(models.Model):
     """A fitted confidence model with the threshold chosen for it, kept as a version:
     what it was fitted on and how it did there. The applied one (``BotConfig``)

@@ -18,8 +18,9 @@ from langchain_core.retrievers import BaseRetriever
 from pgvector.django import CosineDistance
 
 from knowledge.embeddings import DIMENSIONS, embed_array
-from knowledge.models import Chunk, Entry
-from knowledge.scoring import Scorer
+from knowledge.models import Chunk, ClassifierSnapshot, Entry
+from knowledge.scoring import EntryClassifier, Scorer
+from knowledge.services import classifier_snapshot_save
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,32 @@ class PgVectorIndex:
 
 class DatabaseMatrixIndex(MatrixIndex):
     """SQLite's live index: the cached matrix for search, the database for entries,
-    so an edit that changes no chunk (a new URL) is still seen at once."""
+    so an edit that changes no chunk (a new URL) is still seen at once. Its
+    classifier is the one stored for this version of the chunks, when there is one
+    (``ClassifierSnapshot``); else it is trained here and stored for the others."""
+
+    def __init__(self, *, version: str, **kwargs):
+        super().__init__(**kwargs)
+        self.version = version
+
+    @property
+    def scorer(self) -> Scorer:
+        if self._scorer is None:
+            self._scorer = self._stored_scorer()
+        return self._scorer
+
+    def _stored_scorer(self) -> Scorer:
+        keys = list(self.keys)
+        snapshot = ClassifierSnapshot.objects.filter(version=self.version).first()
+        if snapshot is not None and snapshot.entry_keys == list(dict.fromkeys(keys)):
+            n = len(snapshot.entry_keys)
+            values = np.frombuffer(bytes(snapshot.weights), dtype=np.float32)
+            w, b = values[: n * snapshot.dims].reshape(n, snapshot.dims), values[n * snapshot.dims :]
+            classifier = EntryClassifier.from_weights(w, b)
+            return Scorer(keys=keys, kinds=self.kinds, texts=self.texts, matrix=self.matrix, classifier=classifier)
+        scorer = Scorer(keys=keys, kinds=self.kinds, texts=self.texts, matrix=self.matrix)
+        classifier_snapshot_save(version=self.version, entry_keys=scorer.entry_keys, classifier=scorer.classifier)
+        return scorer
 
     def entries(self, keys: list[str]) -> dict[str, EntryInfo]:
         return _entries_from_db(Entry.objects.filter(external_id__in=keys))
@@ -115,7 +141,7 @@ def _entries_from_db(queryset) -> dict[str, EntryInfo]:
 
 
 _matrix_lock = threading.Lock()
-_matrix_cache: tuple[tuple, MatrixIndex] | None = None
+_matrix_cache: tuple[str, MatrixIndex] | None = None
 
 
 def _database_matrix() -> DatabaseMatrixIndex:
@@ -126,18 +152,22 @@ def _database_matrix() -> DatabaseMatrixIndex:
     the timestamp also tells apart two rolled-back writes that reused the same ids.
     """
     global _matrix_cache
-    version = (
-        *Chunk.objects.aggregate(n=Count("pk"), last=Max("pk")).values(),
-        Entry.objects.aggregate(saved=Max("updated_at"))["saved"],
-    )
+    n, last = Chunk.objects.aggregate(n=Count("pk"), last=Max("pk")).values()
+    saved = Entry.objects.aggregate(saved=Max("updated_at"))["saved"]
+    version = f"{n}:{last}:{saved.isoformat() if saved else ''}"
     cached = _matrix_cache
     if cached and cached[0] == version:
         return cached[1]
     with _matrix_lock:
-        rows = list(Chunk.objects.values_list("entry__external_id", "kind", "text", "embedding"))
+        rows = list(Chunk.objects.order_by("pk").values_list("entry__external_id", "kind", "text", "embedding"))
         matrix = np.stack([r[3] for r in rows]) if rows else np.zeros((0, DIMENSIONS), dtype=np.float32)
         index = DatabaseMatrixIndex(
-            keys=[r[0] for r in rows], kinds=[r[1] for r in rows], texts=[r[2] for r in rows], matrix=matrix, entries={}
+            version=version,
+            keys=[r[0] for r in rows],
+            kinds=[r[1] for r in rows],
+            texts=[r[2] for r in rows],
+            matrix=matrix,
+            entries={},
         )
         _matrix_cache = (version, index)
         return index

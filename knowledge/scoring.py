@@ -133,6 +133,13 @@ class EntryClassifier:
             self.w -= grad_w + l2 * self.w
             self.b -= grad_b
 
+    @classmethod
+    def from_weights(cls, w: np.ndarray, b: np.ndarray) -> "EntryClassifier":
+        """A classifier trained before (``ClassifierSnapshot``), without training."""
+        classifier = cls.__new__(cls)
+        classifier.w, classifier.b = np.ascontiguousarray(w, dtype=np.float32), np.asarray(b, dtype=np.float32)
+        return classifier
+
     def _softmax(self, x: np.ndarray, cand: np.ndarray) -> np.ndarray:
         z = (np.einsum("nmd,nd->nm", self.w[cand], x) + self.b[cand]) * self.scale
         z -= z.max(-1, keepdims=True)
@@ -251,18 +258,23 @@ class Scorer:
         texts: list[str],
         matrix: np.ndarray,
         labelled: tuple[list[str], np.ndarray] | None = None,
+        classifier: EntryClassifier | None = None,
     ):
         """``labelled``: (entry keys, question vectors) of questions known to be
-        answered by those entries, learnt by the classifier like extra phrasings."""
+        answered by those entries, learnt by the classifier like extra phrasings.
+        ``classifier``: one trained before on exactly these chunks (entries in the
+        order of their first chunk), which is then not trained again."""
         self.entry_keys = list(dict.fromkeys(keys))
         self.order = {key: i for i, key in enumerate(self.entry_keys)}
-        labels = np.array([self.order[k] for k in keys], dtype=np.int64)
-        phrasing = np.array([kind != Chunk.Kind.PASSAGE for kind in kinds], dtype=bool)
-        train_x, train_y = matrix[phrasing], labels[phrasing]
-        if labelled is not None and len(labelled[0]):
-            train_x = np.concatenate([train_x, labelled[1]])
-            train_y = np.concatenate([train_y, [self.order[k] for k in labelled[0]]])
-        self.classifier = EntryClassifier(train_x, train_y, len(self.entry_keys))
+        if classifier is None:
+            labels = np.array([self.order[k] for k in keys], dtype=np.int64)
+            phrasing = np.array([kind != Chunk.Kind.PASSAGE for kind in kinds], dtype=bool)
+            train_x, train_y = matrix[phrasing], labels[phrasing]
+            if labelled is not None and len(labelled[0]):
+                train_x = np.concatenate([train_x, labelled[1]])
+                train_y = np.concatenate([train_y, [self.order[k] for k in labelled[0]]])
+            classifier = EntryClassifier(train_x, train_y, len(self.entry_keys))
+        self.classifier = classifier
         self.lexical = Lexical(keys, texts, self.order)
 
     def score(self, question: str, vector: np.ndarray, hits: list) -> Scored:

@@ -1,23 +1,28 @@
 """Writes to the knowledge base. Every path re-embeds what changed and nothing else."""
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils.text import slugify
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
 from core.db import slices
+from core.tasks import task_enqueue
 from knowledge.embeddings import embed_array
-from knowledge.models import BotConfig, Calibration, Chunk, Entry, EvalCase
-from knowledge.scoring import ConfidenceModel
+from knowledge.models import BotConfig, Calibration, Chunk, ClassifierSnapshot, Entry, EvalCase
+from knowledge.scoring import ConfidenceModel, EntryClassifier
 
 if TYPE_CHECKING:
     from knowledge.evaluation import Fit
+
+logger = logging.getLogger(__name__)
 
 PASSAGE_CHARS = 700
 PASSAGE_OVERLAP = 100
@@ -121,7 +126,25 @@ def entries_upsert(*, entries: Iterable[EntryData], progress: Callable[[int], No
     for entry, chunks in to_embed:
         rows += [Chunk(entry=entry, kind=kind, text=shown, embedding=next(vectors_iter)) for kind, shown, _ in chunks]
     Chunk.objects.bulk_create(rows, batch_size=500)
+    if rows:
+        # The classifier for the new chunks, trained once by a task and stored,
+        # before the first question needs it.
+        transaction.on_commit(lambda: task_enqueue("knowledge.tasks.classifier_build"))
     return ImportResult(created, updated, unchanged, len(rows))
+
+
+def classifier_snapshot_save(*, version: str, entry_keys: list[str], classifier: EntryClassifier) -> None:
+    """Keep the classifier trained for this version of the chunks (the first to store
+    it wins: INSERT ... ON CONFLICT DO NOTHING), and forget those of older versions.
+    A failure costs only the next process's training, never the answer."""
+    data = np.concatenate([classifier.w.ravel(), classifier.b]).astype(np.float32).tobytes()
+    snapshot = ClassifierSnapshot(version=version, entry_keys=entry_keys, dims=classifier.w.shape[1], weights=data)
+    try:
+        with transaction.atomic():
+            ClassifierSnapshot.objects.bulk_create([snapshot], ignore_conflicts=True)
+            ClassifierSnapshot.objects.exclude(version=version).delete()
+    except DatabaseError:
+        logger.warning("the classifier for %s was not stored", version, exc_info=True)
 
 
 @transaction.atomic
