@@ -28,6 +28,14 @@ from knowledge.services import EntryData, KbFormatError, entry_chunks
 DEFAULT_TARGET_OOS_RECALL = 0.75
 
 
+def operating_point(*, oos_recall: float | None, precision: float | None) -> tuple[str, float]:
+    """(target metric, value) from what a command was given: a precision target, an
+    out-of-scope recall target, or the default."""
+    if precision is not None:
+        return "answered_precision", precision
+    return "oos_recall", DEFAULT_TARGET_OOS_RECALL if oos_recall is None else oos_recall
+
+
 @dataclass(frozen=True)
 class Case:
     question: str

@@ -25,11 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="end with one JSON line of figures")
 
     def handle(self, *args, target_oos_recall, target_precision, keep_only, as_json, **options):
-        target, value = "oos_recall", evaluation.DEFAULT_TARGET_OOS_RECALL
-        if target_precision is not None:
-            target, value = "answered_precision", target_precision
-        elif target_oos_recall is not None:
-            value = target_oos_recall
+        target, value = evaluation.operating_point(oos_recall=target_oos_recall, precision=target_precision)
         if not 0 <= value <= 1:
             raise CommandError("the target must be between 0 and 1")
         try:

@@ -60,11 +60,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="end with one JSON line of figures")
 
     def handle(self, *args, kb, cases, calibrate, threshold, sweep, as_json, save, adapt, **options):
-        target, value = "oos_recall", evaluation.DEFAULT_TARGET_OOS_RECALL
-        if options["target_precision"] is not None:
-            target, value = "answered_precision", options["target_precision"]
-        elif options["target_oos_recall"] is not None:
-            value = options["target_oos_recall"]
+        target, value = evaluation.operating_point(
+            oos_recall=options["target_oos_recall"], precision=options["target_precision"]
+        )
         for name, given in (("--threshold", threshold), ("the target", value)):
             if given is not None and not 0 <= given <= 1:
                 raise CommandError(f"{name} must be between 0 and 1")
