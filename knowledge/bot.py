@@ -15,7 +15,7 @@ from knowledge.embeddings import embed_array
 from knowledge.intents import wants_human
 from knowledge.models import BotConfig
 from knowledge.retrieval import MatrixIndex, PgVectorIndex, live_index
-from knowledge.scoring import ConfidenceModel, Scored
+from knowledge.scoring import FUSION_CLASSIFIER_WEIGHT, ConfidenceModel, Scored
 
 CHUNKS_SEARCHED = 40
 SOURCES_SHOWN = 3
@@ -126,11 +126,17 @@ def configured_model(config: BotConfig) -> ConfidenceModel:
     return model if config.adapted_prior is None else model.shifted(config.adapted_prior)
 
 
-def score(question: str, *, index: MatrixIndex | PgVectorIndex, vector: np.ndarray | None = None) -> Scored:
+def score(
+    question: str,
+    *,
+    index: MatrixIndex | PgVectorIndex,
+    vector: np.ndarray | None = None,
+    fusion: float = FUSION_CLASSIFIER_WEIGHT,
+) -> Scored:
     """The chosen entry and the confidence features for a question."""
     if vector is None:
         vector = embed_array([question])[0]
-    return index.scorer.score(question, vector, index.search(vector, CHUNKS_SEARCHED))
+    return index.scorer.score(question, vector, index.search(vector, CHUNKS_SEARCHED), fusion=fusion)
 
 
 def answer_with(
@@ -143,7 +149,7 @@ def answer_with(
 ) -> BotAnswer:
     if wants_human(question):
         return BotAnswer(text="", confidence=None, handoff_reason="customer_request")
-    scored = score(question, index=index, vector=vector)
+    scored = score(question, index=index, vector=vector, fusion=model.fusion)
     if scored.entry_key is None:
         return BotAnswer(text="", confidence=0.0, handoff_reason="low_confidence")
     confidence = model(scored.features)

@@ -22,7 +22,7 @@ from knowledge.embeddings import DIMENSIONS, embed_array
 from knowledge.intents import wants_human
 from knowledge.models import Chunk
 from knowledge.retrieval import EntryInfo, Hit, MatrixIndex
-from knowledge.scoring import ConfidenceModel, prior_estimate, shift_confidences
+from knowledge.scoring import FUSION_CHOICES, ConfidenceModel, prior_estimate, shift_confidences
 from knowledge.services import EntryData, KbFormatError, entry_chunks
 
 DEFAULT_TARGET_OOS_RECALL = 0.75
@@ -267,6 +267,7 @@ class Fit:
             "target_value": self.value,
             "threshold": round(self.model.threshold, 4),
             "fitted_prior": round(self.model.prior, 4),
+            "fusion": self.model.fusion,
             "in_scope_accuracy": round(self.metrics.in_scope_accuracy, 4),
             "oos_recall": round(self.metrics.oos_recall, 4),
             "answered_precision": round(self.metrics.answered_precision, 4),
@@ -318,16 +319,33 @@ def calibrate(
         if asked
         else np.zeros((0, DIMENSIONS), dtype=np.float32)
     )
-    scored = []
-    for case, vector in zip(asked, vectors, strict=True):
-        scored.append(bot.score(case.question, index=index, vector=vector))
-        if progress:
-            progress(1)
+    scored = _scored_each_way([c.question for c in asked], vectors, index=index)
+    if progress:
+        progress(len(asked))
     return _fit(asked, scored, target=target, value=value, handoffs=[c for c in cases if wants_human(c.question)])
 
 
-def _fit(cases: list[Case], scored: list, *, target: str, value: float, handoffs: list[Case] = ()) -> Fit:
-    """The model fitted on scored cases, and the threshold for the operating point."""
+def _scored_each_way(questions: list[str], vectors: np.ndarray, *, index: MatrixIndex) -> dict[float, list]:
+    """Each question scored with each of the classifier weights a calibration chooses from."""
+    return {
+        fusion: [bot.score(q, index=index, vector=v, fusion=fusion) for q, v in zip(questions, vectors, strict=True)]
+        for fusion in FUSION_CHOICES
+    }
+
+
+def _fit(
+    cases: list[Case], scored_by_fusion: dict[float, list], *, target: str, value: float, handoffs: list[Case] = ()
+) -> Fit:
+    """The model fitted on scored cases, and the threshold for the operating point.
+
+    The classifier's weight in choosing the entry is the one that chose right most
+    often among these cases (the first such in ``FUSION_CHOICES``)."""
+
+    def right(scored: list) -> int:
+        return sum(c.expected is not None and s.entry_key == c.expected for c, s in zip(cases, scored, strict=True))
+
+    fusion = max(FUSION_CHOICES, key=lambda f: (right(scored_by_fusion[f]), -FUSION_CHOICES.index(f)))
+    scored = scored_by_fusion[fusion]
     kept = [(case, s) for case, s in zip(cases, scored, strict=True) if s.entry_key is not None]
     correct = np.array([c.expected is not None and s.entry_key == c.expected for c, s in kept], dtype=float)
     if len(set(correct.tolist())) < 2:
@@ -337,7 +355,7 @@ def _fit(cases: list[Case], scored: list, *, target: str, value: float, handoffs
     outcomes += [Outcome(c.expected, None, -1.0, 0.0) for c in handoffs]
     chosen = choose_threshold(outcomes, target=target, value=value)
     return Fit(
-        model=replace(model, threshold=chosen.threshold),
+        model=replace(model, threshold=chosen.threshold, fusion=fusion),
         target=target,
         value=value,
         metrics=chosen,
@@ -366,7 +384,7 @@ def calibrate_on_entries(
     keys, kinds = list(index.keys), index.kinds
     entry_ids = sorted(set(keys))
     asked: list[tuple[int, str | None]] = []
-    scored = []
+    scored: dict[float, list] = {}
     for fold in range(SELF_FOLDS):
         out = {key for i, key in enumerate(entry_ids) if i % SELF_FOLDS == fold}
         keep = np.zeros(len(keys), dtype=bool)
@@ -391,9 +409,11 @@ def calibrate_on_entries(
             matrix=index.matrix[rows],
             entries=index._entries,
         )
-        for i, expected in questions:
-            scored.append(bot.score(index.texts[i], index=fold_index, vector=index.matrix[i]))
-            asked.append((i, expected))
+        asked_rows = [i for i, _ in questions]
+        fold_scored = _scored_each_way([index.texts[i] for i in asked_rows], index.matrix[asked_rows], index=fold_index)
+        for fusion, part in fold_scored.items():
+            scored.setdefault(fusion, []).extend(part)
+        asked += questions
         if progress:
             progress(1)
     if not any(expected is not None for _, expected in asked):

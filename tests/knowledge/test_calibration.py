@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from knowledge import bot, evaluation
 from knowledge.models import BotConfig, Calibration, EvalCase
-from knowledge.scoring import FEATURES, ConfidenceModel, shift_confidences
+from knowledge.scoring import FEATURES, FUSION_CHOICES, ConfidenceModel, Scored, shift_confidences
 from knowledge.services import EntryData, calibration_adapt, calibration_apply, calibration_save, entries_upsert
 from tests.factories import UserFactory
 from tests.knowledge.test_evaluate_bot import CASES, KB, _file, _run
@@ -285,3 +285,30 @@ def test_calibrate_bot_fits_the_live_knowledge_base_and_applies_it():
     assert config.confidence_threshold == config.calibration.threshold
     call_command("calibrate_bot", "--keep-only", stdout=StringIO())
     assert Calibration.objects.count() == 2 and BotConfig.load().calibration == config.calibration
+
+
+def test_the_classifier_weight_is_the_one_that_chose_right_most_often():
+    cases = [evaluation.Case(f"q{i}", "a" if i % 3 else None) for i in range(12)]
+
+    def scored(right_ones: int) -> list:
+        rng = np.random.default_rng(right_ones)
+        in_scope = [i for i, c in enumerate(cases) if c.expected]
+        keys = ["a" if i in in_scope[:right_ones] else "b" for i in range(len(cases))]
+        return [Scored(key, rng.random(len(FEATURES))) for key in keys]
+
+    by_fusion = {fusion: scored(3) for fusion in FUSION_CHOICES} | {0.0: scored(7)}
+    fit = evaluation._fit(cases, by_fusion, target="oos_recall", value=0.75)
+    assert fit.model.fusion == 0.0 and fit.figures()["fusion"] == 0.0
+    saved = calibration_save(fit=fit, source="articles", apply=True)
+    assert saved.model["fusion"] == 0.0
+    assert bot.configured_model(BotConfig.load()).fusion == 0.0
+
+
+def test_the_live_bot_chooses_the_entry_with_the_applied_classifier_weight(monkeypatch):
+    entries_upsert(entries=evaluation_entries())
+    calibration_save(fit=_fit(model=replace(_fit().model, fusion=0.5)), source="w", apply=True)
+    seen = []
+    real = bot.score
+    monkeypatch.setattr(bot, "score", lambda *a, **k: seen.append(k["fusion"]) or real(*a, **k))
+    bot.answer("How do I reset my password?")
+    assert seen == [0.5]
