@@ -309,17 +309,12 @@ def calibrate(
     exactly as the live bot has it, so a saved calibration scores the same there.
     """
     asked = [c for c in cases if not wants_human(c.question)]
-    vectors = (
-        np.concatenate(
-            [
-                embed_array([c.question for c in asked[i : i + QUESTIONS_PER_BATCH]])
-                for i in range(0, len(asked), QUESTIONS_PER_BATCH)
-            ]
-        )
-        if asked
-        else np.zeros((0, DIMENSIONS), dtype=np.float32)
-    )
-    scored = _scored_each_way([c.question for c in asked], vectors, index=index)
+    texts = [c.question for c in asked]
+    vectors = np.zeros((0, DIMENSIONS), dtype=np.float32)
+    if texts:
+        batches = range(0, len(texts), QUESTIONS_PER_BATCH)
+        vectors = np.concatenate([embed_array(texts[i : i + QUESTIONS_PER_BATCH]) for i in batches])
+    scored = _scored_each_way(texts, vectors, index=index)
     if progress:
         progress(len(asked))
     return _fit(asked, scored, target=target, value=value, handoffs=[c for c in cases if wants_human(c.question)])

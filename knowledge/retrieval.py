@@ -5,7 +5,6 @@ numpy search over an in-memory matrix on SQLite (and for evaluation runs, which
 load a knowledge base that never touches the database).
 """
 
-import copy
 import threading
 from dataclasses import dataclass
 
@@ -59,15 +58,6 @@ class MatrixIndex:
 
     def __len__(self) -> int:
         return len(self.keys)
-
-    def with_labelled_questions(self, keys: list[str], vectors: np.ndarray) -> "MatrixIndex":
-        """The same knowledge base (and the same kind of index), its classifier also
-        trained on these questions."""
-        index = copy.copy(self)
-        index._scorer = Scorer(
-            keys=list(self.keys), kinds=self.kinds, texts=self.texts, matrix=self.matrix, labelled=(keys, vectors)
-        )
-        return index
 
     def search(self, vector: np.ndarray, k: int) -> list[Hit]:
         if not len(self.keys):

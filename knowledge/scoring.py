@@ -88,7 +88,7 @@ class Lexical:
 class EntryClassifier:
     """Softmax regression from a question embedding to the entry that answers it,
     trained on the entries' titles and phrasings (passages describe; they are not
-    questions) and on labelled questions.
+    questions).
 
     The softmax runs over *candidates*, not every entry: in training, each example's
     entry and the entries whose centroids are nearest to it; when asked, the
@@ -268,23 +268,16 @@ class Scorer:
         kinds: list[str],
         texts: list[str],
         matrix: np.ndarray,
-        labelled: tuple[list[str], np.ndarray] | None = None,
         classifier: EntryClassifier | None = None,
     ):
-        """``labelled``: (entry keys, question vectors) of questions known to be
-        answered by those entries, learnt by the classifier like extra phrasings.
-        ``classifier``: one trained before on exactly these chunks (entries in the
+        """``classifier``: one trained before on exactly these chunks (entries in the
         order of their first chunk), which is then not trained again."""
         self.entry_keys = list(dict.fromkeys(keys))
         self.order = {key: i for i, key in enumerate(self.entry_keys)}
         if classifier is None:
             labels = np.array([self.order[k] for k in keys], dtype=np.int64)
             phrasing = np.array([kind != Chunk.Kind.PASSAGE for kind in kinds], dtype=bool)
-            train_x, train_y = matrix[phrasing], labels[phrasing]
-            if labelled is not None and len(labelled[0]):
-                train_x = np.concatenate([train_x, labelled[1]])
-                train_y = np.concatenate([train_y, [self.order[k] for k in labelled[0]]])
-            classifier = EntryClassifier(train_x, train_y, len(self.entry_keys))
+            classifier = EntryClassifier(matrix[phrasing], labels[phrasing], len(self.entry_keys))
         self.classifier = classifier
         self.lexical = Lexical(keys, texts, self.order)
 

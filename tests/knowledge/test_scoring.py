@@ -63,16 +63,6 @@ def test_the_scorer_chooses_an_entry_and_describes_it_with_every_feature():
     assert [key for key, _ in scored.ranked] == ["refunds", "invoices"]
 
 
-def test_labelled_questions_teach_the_classifier():
-    index = _index()
-    question = "the charge on my statement from you"
-    vector = embed_array([question])[0]
-    before = index.scorer.classifier.probs(vector, np.arange(2))[index.scorer.order["invoices"]]
-    taught = index.with_labelled_questions(["invoices"] * 3, np.stack([vector] * 3))
-    after = taught.scorer.classifier.probs(vector, np.arange(2))[taught.scorer.order["invoices"]]
-    assert after > before
-
-
 def _two_classes(rng, n: int, prior: float) -> tuple[np.ndarray, np.ndarray]:
     """Features of right answers and of wrong ones from two fixed distributions,
     mixed at ``prior``: only the share changes between samples (a prior shift)."""
