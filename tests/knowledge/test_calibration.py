@@ -312,3 +312,48 @@ def test_the_live_bot_chooses_the_entry_with_the_applied_classifier_weight(monke
     monkeypatch.setattr(bot, "score", lambda *a, **k: seen.append(k["fusion"]) or real(*a, **k))
     bot.answer("How do I reset my password?")
     assert seen == [0.5]
+
+
+ARTICLES = [  # long-form help articles: no phrasings, the classifier knows only their titles
+    {
+        "id": "billing",
+        "title": "Billing",
+        "questions": [],
+        "body": "## Refunds\nYearly plans are refunded in full within 14 days of purchase.\n\n"
+        "## Invoices\nEvery invoice is in Settings > Billing, as a PDF, the day after payment.",
+    },
+    {
+        "id": "security",
+        "title": "Security",
+        "questions": [],
+        "body": "## Passwords\nReset a forgotten password from the link on the login page.\n\n"
+        "## Two-factor login\nTurn on an authenticator app in Settings > Security.",
+    },
+    {
+        "id": "apps",
+        "title": "Apps",
+        "questions": [],
+        "body": "## Linux\nThe desktop app comes as .deb and .rpm packages.\n\n"
+        "## Phones\nThe iPhone and Android apps are in their stores.",
+    },
+]
+ARTICLE_CASES = [
+    {"question": "Can I get my money back on a yearly plan?", "expected": "billing"},
+    {"question": "Where do I download an invoice?", "expected": "billing"},
+    {"question": "I forgot my password", "expected": "security"},
+    {"question": "How do I set up an authenticator?", "expected": "security"},
+    {"question": "Is there an rpm for Fedora?", "expected": "apps"},
+    {"question": "Do you have an Android app?", "expected": "apps"},
+    {"question": "What's the weather like on Mars tomorrow?", "expected": None},
+    {"question": "Recommend a good pasta recipe", "expected": None},
+]
+
+
+def test_an_article_only_knowledge_base_is_calibrated_on_validation_questions(tmp_path):
+    kb, cases = _file(tmp_path, "kb.jsonl", ARTICLES), _file(tmp_path, "c.jsonl", ARTICLE_CASES)
+    figures = json.loads(_run("--kb", kb, "--cases", cases, "--calibrate", cases, "--save", "--json")[-1])
+    assert figures["calibration"]["fusion"] in FUSION_CHOICES
+    assert figures["in_scope_accuracy"] >= 4 / 6 and figures["oos_recall"] >= 0.5
+    # Saved and applied, the live path scores the same.
+    applied = json.loads(_run("--kb", kb, "--cases", cases, "--json")[-1])
+    assert {k: applied[k] for k in FIGURES} == {k: figures[k] for k in FIGURES}
