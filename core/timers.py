@@ -70,13 +70,20 @@ class _Leadership:
     def __init__(self):
         self._conn = None
         self._held = False
-        self._lock = threading.Lock()
+        self._closed = False
+        # Re-entrant: ``take`` gives up under it when its connection fails. ``give_up``
+        # and ``close`` wait on it for a ``take`` still running on a worker thread
+        # (the ticker's await of it may have been cancelled), which would otherwise
+        # take the lock again after it was given up, on a connection no one closes.
+        self._lock = threading.RLock()
 
     def take(self) -> bool:
         """True if this process leads (taking the lock if it is free). Never raises."""
-        if connection.vendor != "postgresql":
-            return True
         with self._lock:
+            if self._closed:
+                return False
+            if connection.vendor != "postgresql":
+                return True
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn, self._held = self._connect(), False
@@ -90,8 +97,15 @@ class _Leadership:
                 self.give_up()
                 return False
 
+    def close(self) -> None:
+        """Give up for good: a ``take`` after this (one already on its way) declines."""
+        with self._lock:
+            self._closed = True
+            self.give_up()
+
     def give_up(self) -> None:
-        conn, held, self._conn, self._held = self._conn, self._held, None, False
+        with self._lock:
+            conn, held, self._conn, self._held = self._conn, self._held, None, False
         if conn is not None:
             with contextlib.suppress(Exception):
                 # Released before the session ends: PostgreSQL frees a closed
@@ -111,7 +125,6 @@ class _Leadership:
         return psycopg.connect(**params, autocommit=True, connect_timeout=5)
 
 
-_leadership = _Leadership()
 _running_tasks: set[asyncio.Task] = set()  # asyncio keeps only weak references
 _tickers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = weakref.WeakKeyDictionary()
 
@@ -144,12 +157,13 @@ async def _tick_forever() -> None:
         finally:
             running.discard(job.name)
 
-    take = db(_leadership.take)
+    leadership = _Leadership()  # this ticker's own: closed with it, never reused
+    take = db(leadership.take)
     try:
         await _tick_loop(loop, take, run_one, due, running)
     finally:
         # The server is stopping: let another process lead at once.
-        _leadership.give_up()
+        leadership.close()
 
 
 async def _tick_loop(loop, take, run_one, due: dict, running: set) -> None:

@@ -2,8 +2,10 @@
 fails costs the others nothing and runs again, and the ticker survives it."""
 
 import asyncio
+import threading
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import connection
 
 from core import timers
@@ -52,7 +54,45 @@ async def test_a_failing_job_is_logged_and_the_others_keep_running(monkeypatch, 
         with pytest.raises(asyncio.CancelledError):
             await ticker
     assert "timer job boom failed" in caplog.text
-    assert not timers._leadership._held  # given up as the ticker stopped
+    # Given up as the ticker stopped: another process may lead at once.
+    other = timers._Leadership()
+    try:
+        assert await sync_to_async(other.take, thread_sensitive=False)()
+    finally:
+        other.give_up()
+
+
+def test_a_take_still_running_when_the_ticker_closes_leaves_no_lock_behind(monkeypatch):
+    """The ticker's await of ``take`` can be cancelled while ``take`` goes on in a
+    worker thread; closing must wait for it and release what it took."""
+    closing = timers._Leadership()
+    if connection.vendor != "postgresql":
+        closing.close()
+        assert not closing.take()  # a closed ticker does not lead, even embedded
+        return
+    connecting, go_on = threading.Event(), threading.Event()
+    connect = closing._connect
+
+    def slow_connect():
+        connecting.set()
+        go_on.wait(10)
+        return connect()
+
+    monkeypatch.setattr(closing, "_connect", slow_connect)
+    in_flight = threading.Thread(target=closing.take)
+    in_flight.start()
+    assert connecting.wait(10)
+    closer = threading.Thread(target=closing.close)
+    closer.start()
+    go_on.set()
+    in_flight.join(10)
+    closer.join(10)
+    assert not closing.take()  # closed for good, on its way or not
+    other = timers._Leadership()
+    try:
+        assert other.take()
+    finally:
+        other.give_up()
 
 
 def test_the_backstop_runs_every_job_once_unless_a_ticker_leads(monkeypatch):
