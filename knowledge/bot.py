@@ -13,7 +13,7 @@ import numpy as np
 from knowledge import llm
 from knowledge.embeddings import embed_array
 from knowledge.intents import wants_human
-from knowledge.models import BotConfig
+from knowledge.models import BotConfig, Calibration
 from knowledge.retrieval import MatrixIndex, PgVectorIndex, live_index
 from knowledge.scoring import FUSION_CLASSIFIER_WEIGHT, ConfidenceModel, Scored
 
@@ -119,11 +119,13 @@ def configured_model(config: BotConfig) -> ConfidenceModel:
     Baton; with the admin's threshold."""
     if config.calibration is None:
         return replace(DEFAULT_MODEL, threshold=config.confidence_threshold)
-    calibration = config.calibration
-    model = ConfidenceModel.from_json(
-        calibration.model, threshold=config.confidence_threshold, prior=calibration.fitted_prior
-    )
+    model = calibration_model(config.calibration, threshold=config.confidence_threshold)
     return model if config.adapted_prior is None else model.shifted(config.adapted_prior)
+
+
+def calibration_model(calibration: Calibration, *, threshold: float) -> ConfidenceModel:
+    """A kept calibration's model as fitted (at its fitted prior), at ``threshold``."""
+    return ConfidenceModel.from_json(calibration.model, threshold=threshold, prior=calibration.fitted_prior)
 
 
 def score(

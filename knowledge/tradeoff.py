@@ -9,7 +9,6 @@ from knowledge import bot
 from knowledge.evaluation import Adaptation, Case, Metrics, adapt, metrics_at, run_cases
 from knowledge.models import BotConfig, Calibration, EvalCase
 from knowledge.retrieval import live_index
-from knowledge.scoring import ConfidenceModel
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(21)]
 CASES_SCORED = 500  # the most recent; each costs one bot turn (~10 ms)
@@ -44,9 +43,7 @@ def recent_adaptation(config: BotConfig) -> Adaptation:
     cases = _recent_cases()
     if not cases:
         raise ValueError("there are no questions from conversations yet")
-    model = ConfidenceModel.from_json(
-        calibration.model, threshold=calibration.threshold, prior=calibration.fitted_prior
-    )
+    model = bot.calibration_model(calibration, threshold=calibration.threshold)
     outcomes = run_cases(cases, index=live_index(), model=model)
     confidences = np.array([o.confidence for o in outcomes if o.predicted is not None])
     return adapt(confidences, model=model, value=calibration.target_value)
