@@ -40,6 +40,9 @@ def test_a_socket_dropped_while_the_bot_answers_loses_and_doubles_nothing(live_u
 
     page.route_web_socket("**/ws/chat/**", route)
     page.goto(f"{live_url}/chat/")
+    # Sent before the socket is open, the question would go over HTTP and never
+    # meet the dying socket this test is about.
+    expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live", timeout=30_000)
     page.get_by_label("Message").fill(QUESTION)
     page.get_by_label("Message").press("Enter")
 
