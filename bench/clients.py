@@ -138,6 +138,7 @@ class _Client:
     """One websocket that reconnects (with backoff) until stopped."""
 
     path = ""
+    message_fields: dict = {}  # what every message frame carries besides its body
 
     def __init__(self, *, base: str | list[str], figures: Figures, headers: list | None = None, on_frame=None):
         # Several servers (a load balancer's view): each client starts on one and
@@ -230,7 +231,7 @@ class _Client:
     async def send_message(self, body: str) -> str:
         """Send ``body`` with a new client id; it stays pending until acknowledged."""
         client_id = uuid.uuid4().hex
-        frame = {"type": "message", "client_id": client_id, "body": body}
+        frame = {"type": "message", "client_id": client_id, "body": body, **self.message_fields}
         self.pending[client_id] = frame
         self.sent_at[client_id] = time.monotonic()
         await self._send(frame)
@@ -381,13 +382,27 @@ class ConversationClient(_StreamClient):
         self.conversation_id = conversation_id
         self.who = f"agent on {conversation_id}"
         self.stream.cursor = (conversation_id, 0)
+        self.message_fields = {"conversation": conversation_id}
 
-    @property
-    def path(self) -> str:
-        return f"/ws/inbox/conversations/{self.conversation_id}/"
+    # As the agent's page (static/baton/hub.js): the inbox socket, pointed at the conversation.
+    path = "/ws/inbox/"
+
+    async def on_open(self) -> None:
+        await self._send({"type": "watch", "conversation": self.conversation_id})
+        await super().on_open()
+
+    async def handle(self, frame: dict) -> None:
+        if frame.get("type") == "conversation.message" and frame["message"]["conversation"] != self.conversation_id:
+            return  # the list's traffic
+        await super().handle(frame)
 
     def sync_frame(self) -> dict:
-        return {"type": "sync", "after_seq": self.stream.cursor[1], "after_event": 0}
+        return {
+            "type": "sync",
+            "conversation": self.conversation_id,
+            "after_seq": self.stream.cursor[1],
+            "after_event": 0,
+        }
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -5,5 +5,4 @@ from conversations import consumers
 websocket_urlpatterns = [
     path("ws/chat/", consumers.CustomerChatConsumer.as_asgi()),
     path("ws/inbox/", consumers.InboxConsumer.as_asgi()),
-    path("ws/inbox/conversations/<int:pk>/", consumers.AgentConversationConsumer.as_asgi()),
 ]

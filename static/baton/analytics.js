@@ -1,7 +1,7 @@
 // The analytics "now" panel: re-read from the server whenever the inbox socket reports
 // that a conversation, a routing or an SLA state changed (and every 30 s, in case an
 // event was lost). The fragment is server-rendered and escaped; the page only swaps it.
-import { liveSocket } from "./live.js";
+import { subscribe } from "./hub.js";
 
 const root = document.getElementById("analytics");
 const status = document.getElementById("analytics-live");
@@ -32,9 +32,9 @@ function soon() {
   timer = setTimeout(refresh, 250);
 }
 
-liveSocket("/ws/inbox/", {
+subscribe({
   onOpen() { status.textContent = "live"; status.classList.remove("down"); refresh(); },
-  onEvent(event) { if (LIVE.test(event.type || "")) soon(); },
+  onEvent(event) { if (event.type === "resync" || LIVE.test(event.type || "")) soon(); },
   onDown() { status.textContent = "reconnecting…"; status.classList.add("down"); },
 });
 setInterval(refresh, 30000);

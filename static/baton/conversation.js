@@ -1,6 +1,11 @@
 // One conversation in the agent's browser: history, live messages, replies (kept
-// until the server acknowledges them, sent again after a reconnect: live.js).
-import { fetchJson, liveSocket, MessageList, PendingSends, retryable, showConnection, showError } from "./live.js";
+// until the server acknowledges them, sent again after a reconnect: live.js), over
+// the page's one socket (hub.js), which this module points at the conversation
+// (``watch``). When who may act changes (accepted, transferred, resolved), the parts
+// that depend on it are re-read from the server and swapped; the page never reloads,
+// and the half-written reply is kept per conversation across reloads and navigation.
+import { send, subscribe } from "./hub.js";
+import { fetchJson, MessageList, PendingSends, retryable, showError } from "./live.js";
 
 const root = document.getElementById("conversation");
 const conversationId = Number(root.dataset.id);
@@ -8,17 +13,39 @@ const list = new MessageList(document.getElementById("messages"), {
   agentView: true,
   cursor: { conversation: conversationId, seq: 0 },
 });
-const form = document.getElementById("composer");
-const errorEl = document.getElementById("chat-error");
+// Re-read and swapped when who may act changes; the thread and timeline stay.
+const PARTS = ["conversation-meta", "conversation-actions", "reply-area"];
+const DRAFT_KEY = `baton.draft.${root.dataset.user}.${conversationId}`;
 let syncing = false;
 let syncAgain = false;
+let opened = false;
 
-// The internal timeline: routing decisions, priority changes, SLA events.
+const composer = () => document.getElementById("composer");
+const replyBox = () => composer()?.querySelector("textarea") ?? null;
+const errorEl = () => document.getElementById("chat-error");
+
+// --- The draft --------------------------------------------------------------------
+
+function saveDraft(text) {
+  try {
+    if (text.trim()) localStorage.setItem(DRAFT_KEY, text);
+    else localStorage.removeItem(DRAFT_KEY);
+  } catch { /* storage blocked: the draft lives as long as the page */ }
+}
+
+function restoreDraft() {
+  const box = replyBox();
+  if (!box || box.value) return;
+  try { box.value = localStorage.getItem(DRAFT_KEY) || ""; } catch { /* nothing kept */ }
+}
+
+// --- The timeline: routing decisions, priority changes, SLA events ---------------
+
 const timelineEl = document.getElementById("timeline");
 const timelineSeen = new Set();
 let lastEvent = 0;
 function addTimeline(e) {
-  if (timelineSeen.has(e.id)) return;
+  if (timelineSeen.has(e.id) || (e.conversation !== undefined && e.conversation !== conversationId)) return;
   timelineSeen.add(e.id);
   lastEvent = Math.max(lastEvent, e.id);
   const li = document.createElement("li");
@@ -38,39 +65,37 @@ function addTimeline(e) {
     details.dataset.testid = "candidates";
     const summary = document.createElement("summary");
     summary.textContent = "Considered";
-    const list = document.createElement("ul");
+    const ul = document.createElement("ul");
     for (const c of considered) {
       const item = document.createElement("li");
       item.className = c.eligible ? "eligible" : "ineligible";
       item.textContent = `${c.name} (${c.load}): ${c.why}`;
-      list.append(item);
+      ul.append(item);
     }
-    details.append(summary, list);
+    details.append(summary, ul);
     li.append(details);
   }
   timelineEl.append(li);
 }
 for (const e of JSON.parse(document.getElementById("timeline-data").textContent)) addTimeline(e);
-// Entries recorded in bulk (an SLA sweep) arrive batched on the page's inbox socket.
-window.addEventListener("baton:inbox-event", ({ detail }) => {
-  if (detail.type !== "conversation.timeline_batch") return;
-  for (const e of detail.events) if (e.conversation === Number(root.dataset.id)) addTimeline(e);
-});
+
+// --- Messages and replies -----------------------------------------------------------
 
 const pending = new PendingSends(`baton.reply.pending.${conversationId}`, {
-  sendFrame: (frame) => socket?.send(frame) ?? false,
+  sendFrame: (frame) => send({ ...frame, conversation: conversationId }),
   async post(item) {
-    const body = new FormData(form);
+    const body = new FormData();
     body.set("body", item.body);
     body.set("client_id", item.client_id);
-    return (await fetchJson(form.action, { method: "POST", body })).message;
+    body.set("csrfmiddlewaretoken", root.dataset.csrf);
+    return (await fetchJson(root.dataset.replyUrl, { method: "POST", body })).message;
   },
   list,
   onStored(message) { if (message) onMessage(message); },
   onFailed(item, text) {
-    showError(errorEl, text);
-    const textarea = form?.querySelector("textarea");
-    if (textarea && !textarea.value) textarea.value = item.body;
+    showError(errorEl(), text);
+    const box = replyBox();
+    if (box && !box.value) { box.value = item.body; saveDraft(item.body); }
   },
 });
 
@@ -80,49 +105,91 @@ for (const m of JSON.parse(document.getElementById("history").textContent)) {
 }
 
 function onMessage(m) {
+  if (m.conversation !== conversationId) return; // the list's traffic, or a conversation watched before
   if (m.client_id) pending.acked(m.client_id, m);
   if (list.add(m) === "gap") sync();
 }
 
 function sync() {
   if (syncing) { syncAgain = true; return; }
-  if (socket.send({ type: "sync", after_seq: list.cursor.seq, after_event: lastEvent })) syncing = true;
+  if (send({ type: "sync", conversation: conversationId, after_seq: list.cursor.seq, after_event: lastEvent })) syncing = true;
 }
 
-const socket = liveSocket(root.dataset.ws, {
+// --- The parts that depend on who may act --------------------------------------------
+
+let refreshing = null;
+let refreshAgain = false;
+
+async function refreshParts() {
+  if (refreshing) { refreshAgain = true; return; }
+  refreshing = (async () => {
+    const response = await fetch(location.pathname, { headers: { Accept: "text/html" } });
+    if (!response.ok) return;
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = doc.getElementById("conversation");
+    if (!fresh || Number(fresh.dataset.version) < Number(root.dataset.version)) return; // an older read
+    const typing = replyBox();
+    if (typing) saveDraft(typing.value);
+    for (const id of PARTS) document.getElementById(id)?.replaceWith(document.adoptNode(doc.getElementById(id)));
+    // Teach the bot appears once the conversation was handed off, and is never swapped
+    // under an agent who is filling it in.
+    const learn = document.getElementById("learn-area");
+    if (learn && !learn.children.length) learn.replaceWith(document.adoptNode(doc.getElementById("learn-area")));
+    for (const key of ["status", "agent", "version"]) root.dataset[key] = fresh.dataset[key];
+    restoreDraft();
+    root.dispatchEvent(new CustomEvent("baton:parts", { bubbles: true, detail: { status: root.dataset.status } }));
+  })().catch((error) => console.warn("conversation: re-reading the page failed", error));
+  try { await refreshing; } finally {
+    refreshing = null;
+    if (refreshAgain) { refreshAgain = false; refreshParts(); }
+  }
+}
+
+function onChanged(c) {
+  if (c.id !== conversationId || (c.version ?? 0) <= Number(root.dataset.version)) return;
+  const who = String(c.agent_id ?? "");
+  if (c.status !== root.dataset.status || who !== root.dataset.agent) refreshParts();
+  else root.dataset.version = c.version;
+}
+
+subscribe({
   onOpen() {
     syncing = false;
+    send({ type: "watch", conversation: conversationId });
     sync();
     pending.flush();
+    if (opened) refreshParts(); // what changed while the socket was down
+    opened = true;
   },
   onEvent(event) {
     if (event.type === "conversation.message" || event.type === "message.ack") onMessage(event.message);
-    else if (event.type === "sync.done") {
+    else if (event.type === "sync.done" && event.conversation === conversationId) {
       list.synced(event);
       syncing = false;
       if (syncAgain) { syncAgain = false; sync(); }
     } else if (event.type === "resync") sync();
     else if (event.type === "conversation.timeline") addTimeline(event.event);
+    else if (event.type === "conversation.timeline_batch") event.events.forEach(addTimeline);
+    else if (event.type === "conversation.changed") onChanged(event.conversation);
     else if (event.type === "error" && event.client_id) pending.refused(event.client_id, event.code, event.message, event.retry_after);
     else if (event.type === "error" && event.frame === "sync" && retryable(event)) { syncing = false; setTimeout(sync, 1000); }
-    else if (event.type === "conversation.changed" && event.conversation.status !== root.dataset.status) {
-      // Who may act (accept, reply, resolve) changed: show the page as it now is.
-      location.reload();
-    }
   },
   onDown() { syncing = false; },
-  onState: showConnection,
 });
 
-form?.addEventListener("submit", (e) => {
+// Delegated: the reply area is swapped when who may act changes.
+root.addEventListener("submit", (e) => {
+  if (e.target.id !== "composer") return;
   e.preventDefault();
-  const textarea = form.querySelector("textarea");
-  if (!textarea.value.trim()) return showError(errorEl, "Please type a reply first.");
-  showError(errorEl, "");
-  pending.add({ type: "message", body: textarea.value });
-  textarea.value = "";
+  const box = replyBox();
+  if (!box.value.trim()) return showError(errorEl(), "Please type a reply first.");
+  showError(errorEl(), "");
+  pending.add({ type: "message", body: box.value });
+  box.value = "";
+  saveDraft("");
 });
-
-form?.querySelector("textarea").addEventListener("keydown", (e) => {
-  if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
+root.addEventListener("input", (e) => { if (e.target === replyBox()) saveDraft(e.target.value); });
+root.addEventListener("keydown", (e) => {
+  if (e.target === replyBox() && e.key === "Enter" && !e.shiftKey) { e.preventDefault(); composer().requestSubmit(); }
 });
+restoreDraft();

@@ -1,6 +1,7 @@
 // Agents' live inbox: on every conversation event, re-render the list and counts
 // from the server; toast (and notify, if allowed) on new handoffs.
-import { liveSocket, showConnection, toast } from "./live.js";
+import { subscribe } from "./hub.js";
+import { toast } from "./live.js";
 
 const root = document.getElementById("inbox");
 const notifyButton = document.getElementById("enable-notifications");
@@ -54,15 +55,8 @@ async function render() {
 // (from another process) toasts nothing.
 const versions = new Map();
 
-function reread() { // a reconnect, or this process may have missed events: re-read the state
-  refresh();
-  window.dispatchEvent(new CustomEvent("baton:inbox-open"));
-}
-
 function onEvent(event) {
-  if (event.type === "resync") { reread(); return; }
-  // The apps above conversations (sla.js, ...) hear this socket's events through the page.
-  window.dispatchEvent(new CustomEvent("baton:inbox-event", { detail: event }));
+  if (event.type === "resync") { refresh(); return; } // this process may have missed events
   if (event.type !== "conversation.changed" && event.type !== "conversation.message") return;
   refresh();
   if (event.type === "conversation.changed") {
@@ -80,7 +74,7 @@ function onEvent(event) {
   }
 }
 
-liveSocket("/ws/inbox/", { onOpen: reread, onEvent, onState: showConnection });
+subscribe({ onOpen: refresh, onEvent });
 
 if (notifyButton && "Notification" in window && Notification.permission === "default") {
   notifyButton.hidden = false;

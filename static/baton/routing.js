@@ -3,7 +3,8 @@
 // live offers with Accept/Decline and a countdown, and the transfer form on a
 // conversation page. Everything is drawn with textContent; state comes from the
 // server on each (re)connect, then from routing.* events.
-import { liveSocket, toast } from "./live.js";
+import { send, subscribe } from "./hub.js";
+import { toast } from "./live.js";
 
 const board = document.getElementById("routing-board");
 const offersEl = document.getElementById("routing-offers");
@@ -89,7 +90,7 @@ function addOffer(offer, { fresh = true } = {}) {
   const decline = postForm(`/routing/offers/${offer.id}/decline/`, "Decline", { testid: "offer-decline", cls: "btn btn-secondary" });
   decline.addEventListener("submit", (e) => {
     // Over the socket when it is up; the form posts otherwise.
-    if (socket.send({ type: "routing.decline", offer: offer.id })) e.preventDefault();
+    if (send({ type: "routing.decline", offer: offer.id })) e.preventDefault();
   });
   actions.append(decline);
   card.append(actions);
@@ -132,9 +133,9 @@ async function loadBoard() {
   for (const offer of data.offers) addOffer(offer, { fresh: false });
 }
 
-const socket = liveSocket("/ws/inbox/", {
+subscribe({
   onOpen() {
-    socket.send({ type: "presence.heartbeat" });
+    send({ type: "presence.heartbeat" });
     loadBoard(); // a reconnect may have missed events: re-read the state
   },
   onEvent(event) {
@@ -151,7 +152,7 @@ const socket = liveSocket("/ws/inbox/", {
 // Heartbeats keep the agent online while the page is open: over the socket, or
 // over HTTP while it is down (a Redis restart must not take the team offline).
 function heartbeat() {
-  if (socket.send({ type: "presence.heartbeat" }) || !board) return;
+  if (send({ type: "presence.heartbeat" }) || !board) return;
   fetch(board.dataset.heartbeatUrl, { method: "POST", headers: { "X-CSRFToken": board.dataset.csrf } }).catch(() => {});
 }
 setInterval(heartbeat, heartbeatMs);
@@ -159,7 +160,7 @@ loadBoard(); // at once, not only when the socket opens
 
 presenceSelect?.addEventListener("change", () => {
   showPresence(presenceSelect.value);
-  if (!socket.send({ type: "presence.set", status: presenceSelect.value })) presenceForm.submit();
+  if (!send({ type: "presence.set", status: presenceSelect.value })) presenceForm.submit();
 });
 
 if (soundBox) {
@@ -167,13 +168,20 @@ if (soundBox) {
   soundBox.addEventListener("change", () => localStorage.setItem("baton.routing.sound", soundBox.checked ? "1" : "0"));
 }
 
-// The transfer form, on the page of a conversation this agent (or an admin) may transfer.
+// The transfer form, on the page of a conversation this agent (or an admin) may
+// transfer; drawn again when who may act changes (conversation.js swaps its parts).
 const conversation = document.getElementById("conversation");
-if (conversation && conversation.dataset.status === "assigned") {
+async function drawTransfer() {
+  conversation.querySelector(".routing-transfer")?.remove();
+  if (conversation.dataset.status !== "assigned") return;
   const response = await fetch(`/routing/c/${conversation.dataset.id}/transfer/`, { headers: { Accept: "text/html" } });
-  if (response.status === 200) {
-    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-    const form = doc.querySelector(".routing-transfer");
-    if (form) conversation.querySelector(".conversation-header .actions")?.append(document.adoptNode(form));
-  }
+  if (response.status !== 200) return;
+  const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+  const form = doc.querySelector(".routing-transfer");
+  conversation.querySelector(".routing-transfer")?.remove(); // two draws overlapping
+  if (form) conversation.querySelector(".conversation-header .actions")?.append(document.adoptNode(form));
+}
+if (conversation) {
+  conversation.addEventListener("baton:parts", drawTransfer);
+  drawTransfer();
 }

@@ -3,6 +3,7 @@
 // round trip; sla.changed events from the server confirm them), priority pickers
 // (mouse, keyboard, keys 1-4 on a conversation), sorting the inbox by time to
 // breach, and the notification bell. Text goes in with textContent only.
+import { subscribe } from "./hub.js";
 import { toast } from "./live.js";
 
 const TICK_MS = 200;
@@ -344,8 +345,12 @@ function onEvent(event) {
   }
 }
 
-window.addEventListener("baton:inbox-event", (e) => onEvent(e.detail));
-window.addEventListener("baton:inbox-open", () => { loadNotifications(); reloadTimers(); });
+subscribe({
+  onOpen() { loadNotifications(); reloadTimers(); }, // a reconnect may have missed events
+  onEvent(event) {
+    if (event.type === "resync") { loadNotifications(); reloadTimers(); } else onEvent(event);
+  },
+});
 
 const inbox = document.getElementById("inbox");
 if (inbox) {

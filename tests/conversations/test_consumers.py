@@ -54,6 +54,15 @@ async def _agent_socket(user, path):
     return communicator, connected, code
 
 
+async def _watching(user, conversation):
+    """An agent page's one socket, showing ``conversation`` (static/baton/hub.js)."""
+    communicator, connected, _ = await _agent_socket(user, "/ws/inbox/")
+    assert connected
+    await communicator.send_json_to({"type": "watch", "conversation": conversation.pk})
+    await _receive_until(communicator, lambda e: e["type"] == "watch.ok")
+    return communicator
+
+
 async def _receive_until(communicator, predicate, *, limit=20):
     for _ in range(limit):
         event = _roundtrip(await communicator.receive_json_from(timeout=5))
@@ -211,10 +220,20 @@ async def test_a_customer_whose_handoff_waits_hears_their_place():
     await communicator.disconnect()
 
 
-async def test_agent_conversation_socket_for_an_unknown_conversation_is_refused():
+async def test_watching_an_unknown_conversation_is_refused_and_the_socket_keeps_working():
     agent = await sync_to_async(UserFactory)(username="alice")
-    _communicator, connected, code = await _agent_socket(agent, "/ws/inbox/conversations/999999/")
-    assert not connected and code == 4404
+    communicator, _, _ = await _agent_socket(agent, "/ws/inbox/")
+    for bad in (999999, "1", None, -1, True):
+        await communicator.send_json_to({"type": "watch", "conversation": bad})
+        error = await _receive_until(communicator, lambda e: e["type"] == "error")
+        assert (error["code"], error["frame"]) == ("not_found", "watch")
+    await communicator.send_json_to({"type": "sync", "conversation": 999999, "after_seq": 0})
+    error = await _receive_until(communicator, lambda e: e["type"] == "error")
+    assert (error["code"], error["frame"]) == ("not_watching", "sync")
+    await communicator.send_json_to({"type": "message", "conversation": 999999, "body": "x", "client_id": "c1"})
+    error = await _receive_until(communicator, lambda e: e["type"] == "error")
+    assert (error["code"], error["client_id"]) == ("not_found", "c1")
+    await communicator.disconnect()
 
 
 async def test_agent_replies_over_the_socket_reach_the_customer_live():
@@ -223,9 +242,10 @@ async def test_agent_replies_over_the_socket_reach_the_customer_live():
     conversation = await sync_to_async(ConversationFactory)(customer=customer, pending=True)
     await sync_to_async(services.conversation_accept)(conversation_id=conversation.pk, agent=agent)
     customer_ws, _, _ = await _customer_socket(customer_token_make(customer_id=customer.pk))
-    agent_ws, connected, _ = await _agent_socket(agent, f"/ws/inbox/conversations/{conversation.pk}/")
-    assert connected
-    await agent_ws.send_json_to({"type": "message", "body": "<script>x()</script> hello", "client_id": "a1"})
+    agent_ws = await _watching(agent, conversation)
+    await agent_ws.send_json_to(
+        {"type": "message", "conversation": conversation.pk, "body": "<script>x()</script> hello", "client_id": "a1"}
+    )
     event = await _receive_until(customer_ws, lambda e: e["type"] == "conversation.message")
     assert event["message"]["sender"] == "agent"
     assert event["message"]["body"] == "<script>x()</script> hello"
@@ -239,9 +259,8 @@ async def test_an_agent_who_did_not_accept_cannot_reply_over_the_socket():
     bob = await sync_to_async(UserFactory)(username="bob")
     conversation = await sync_to_async(ConversationFactory)(pending=True)
     await sync_to_async(services.conversation_accept)(conversation_id=conversation.pk, agent=alice)
-    bob_ws, connected, _ = await _agent_socket(bob, f"/ws/inbox/conversations/{conversation.pk}/")
-    assert connected
-    await bob_ws.send_json_to({"type": "message", "body": "sneaky"})
+    bob_ws = await _watching(bob, conversation)
+    await bob_ws.send_json_to({"type": "message", "conversation": conversation.pk, "body": "sneaky"})
     error = await _receive_until(bob_ws, lambda e: e["type"] == "error")
     assert error["code"] == "forbidden"
     assert not await sync_to_async(Message.objects.filter(body="sneaky").exists)()
@@ -342,9 +361,8 @@ async def test_an_agent_hears_timeline_events_live_and_replays_them_on_sync():
     first = await sync_to_async(services.timeline_record)(
         conversation=conversation, kind="routing.offered", text="Offered to Alice", data={"agent": agent.pk}
     )
-    communicator, connected, _ = await _agent_socket(agent, f"/ws/inbox/conversations/{conversation.pk}/")
-    assert connected
-    await communicator.send_json_to({"type": "sync", "after_seq": 0, "after_event": 0})
+    communicator = await _watching(agent, conversation)
+    await communicator.send_json_to({"type": "sync", "conversation": conversation.pk, "after_seq": 0, "after_event": 0})
     replayed = await _receive_until(communicator, lambda e: e["type"] == "conversation.timeline")
     assert replayed["event"]["id"] == first.pk and replayed["event"]["data"] == {"agent": agent.pk}
     await sync_to_async(services.timeline_record)(conversation=conversation, kind="priority.changed", text="P3 → P1")
@@ -416,7 +434,9 @@ async def test_logging_out_closes_that_sessions_sockets_and_only_those():
     for client in (here, elsewhere):
         await sync_to_async(client.force_login)(agent)
     inbox = await _session_socket(here, "/ws/inbox/")
-    page = await _session_socket(here, f"/ws/inbox/conversations/{conversation.pk}/")
+    page = await _session_socket(here, "/ws/inbox/")
+    await page.send_json_to({"type": "watch", "conversation": conversation.pk})
+    await _receive_until(page, lambda e: e["type"] == "watch.ok")
     other_device = await _session_socket(elsewhere, "/ws/inbox/")
 
     response = await sync_to_async(here.post)(reverse("logout"))
@@ -519,3 +539,51 @@ async def test_a_visitor_without_a_customer_learns_nothing_of_anothers_conversat
     await communicator.send_json_to({"type": "sync", "conversation": secret.conversation_id, "after_seq": 0})
     assert await communicator.receive_json_from(timeout=5) == {"type": "sync.done", "conversation": 0, "seq": 0}
     await communicator.disconnect()
+
+
+async def test_the_watched_conversations_events_reach_the_page_once():
+    """They come through the conversation's group and the inbox group both."""
+    agent = await sync_to_async(UserFactory)(username="alice")
+    customer = await sync_to_async(CustomerFactory)()
+    conversation = await sync_to_async(services.customer_request_handoff)(customer=customer)
+    page = await _watching(agent, conversation)
+    for body in ("first", "second"):
+        await sync_to_async(services.message_post_from_customer)(customer=customer, body=body)
+    await sync_to_async(services.conversation_accept)(conversation_id=conversation.pk, agent=agent)
+    heard = []
+    while not heard or heard[-1] != ("changed", "assigned"):
+        event = _roundtrip(await page.receive_json_from(timeout=5))
+        if event["type"] == "conversation.message":
+            heard.append(("message", event["message"]["body"]))
+        elif event["type"] == "conversation.changed":
+            heard.append(("changed", event["conversation"]["status"]))
+    assert heard == [
+        ("message", "first"),
+        ("message", "second"),
+        ("message", "Alice joined the conversation."),
+        ("changed", "assigned"),
+    ]
+    await page.disconnect()
+
+
+async def test_watching_another_conversation_stops_hearing_the_first():
+    agent = await sync_to_async(UserFactory)(username="alice")
+    first, second = await sync_to_async(ConversationFactory.create_batch)(2, pending=True)
+    for conversation in (first, second):
+        await sync_to_async(services.conversation_accept)(conversation_id=conversation.pk, agent=agent)
+    page = await _watching(agent, first)
+    await page.send_json_to({"type": "watch", "conversation": second.pk})
+    await _receive_until(page, lambda e: e["type"] == "watch.ok")
+    await sync_to_async(services.message_post_from_agent)(conversation_id=first.pk, agent=agent, body="not here")
+    await sync_to_async(services.message_post_from_agent)(conversation_id=second.pk, agent=agent, body="here")
+    bodies = []
+    while "here" not in bodies:
+        event = _roundtrip(await page.receive_json_from(timeout=5))
+        if event["type"] == "conversation.message":
+            bodies.append(event["message"]["body"])
+    assert bodies == ["here"]
+    # Replies still go to any conversation the agent holds; syncing needs watching it.
+    await page.send_json_to({"type": "sync", "conversation": first.pk, "after_seq": 0})
+    error = await _receive_until(page, lambda e: e["type"] == "error")
+    assert error["code"] == "not_watching"
+    await page.disconnect()
