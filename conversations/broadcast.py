@@ -113,6 +113,34 @@ def notify_message(message: Message, *, conversation: Conversation) -> None:
     send_on_commit(groups, event)
 
 
+def typing_to_agents(*, conversation_id: int) -> None:
+    """Now, not on commit: nothing is written."""
+    _send_many(
+        [
+            (
+                [conversation_group(conversation_id)],
+                {"type": "conversation.typing", "conversation": conversation_id, "sender": "customer"},
+            )
+        ]
+    )
+
+
+def typing_to_customer(*, conversation_id: int, customer_id: int, agent) -> None:
+    _send_many(
+        [
+            (
+                [customer_group(customer_id)],
+                {
+                    "type": "conversation.typing",
+                    "conversation": conversation_id,
+                    "sender": "agent",
+                    "author": display_name(agent),
+                },
+            )
+        ]
+    )
+
+
 def notify_timeline(event: ConversationEvent) -> None:
     send_on_commit(
         [conversation_group(event.conversation_id)],

@@ -172,6 +172,12 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
         )
         return frames
 
+    async def on_typing(self, content):
+        await self.run_frame(
+            lambda: services.agent_typing(conversation_id=_int_field(content, "conversation") or 0, agent=self.user),
+            content,
+        )
+
     async def on_message(self, content):
         """A reply to the conversation the frame names (the services decide who may)."""
         await self.post_message(

@@ -90,6 +90,11 @@ class CustomerChatConsumer(_EventsConsumer):
             await self.send_json({"type": "handoff.ack", "client_id": content.get("client_id")})
         await self._joined_customer(had_customer)
 
+    async def on_typing(self, content):
+        """Nothing to tell before the visitor wrote anything (no customer, no conversation)."""
+        if self.customer is not None:
+            await self.run_frame(lambda: services.customer_typing(customer=self.customer), content)
+
     async def on_sync(self, content):
         """Replay what the client misses after its cursor, then the state, then
         where the replay ended (``sync.done``: the client holds everything up to it)."""

@@ -43,6 +43,7 @@ from conversations.services.messages import (
 from conversations.services.priority import conversation_priority_set
 from conversations.services.resolve import conversation_resolve, handoff_question
 from conversations.services.timeline import timeline_record, timeline_record_many
+from conversations.services.typing import agent_typing, customer_typing
 
 __all__ = [
     "BOT_TURN_ATTEMPTS",
@@ -52,6 +53,7 @@ __all__ = [
     "ConversationAlreadyTaken",
     "_message_create",
     "_reload_with_customer",
+    "agent_typing",
     "bot_turn",
     "bot_turn_schedule",
     "bot_turns_recover",
@@ -68,6 +70,7 @@ __all__ = [
     "customer_identify",
     "customer_rename",
     "customer_request_handoff",
+    "customer_typing",
     "display_name_clean",
     "handoff_question",
     "message_body_clean",

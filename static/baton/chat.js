@@ -1,4 +1,4 @@
-import { fetchJson, liveSocket, MessageList, PendingSends, retryable, showConnection, showError } from "./live.js";
+import { fetchJson, liveSocket, MessageList, PendingSends, retryable, showConnection, showError, typingNote, typingSender } from "./live.js";
 
 // The page is a shell: the session (token, history, state) comes from /chat/session/,
 // with the token kept where the customer's page keeps it (docs/security.md):
@@ -14,6 +14,7 @@ const textarea = document.getElementById("body");
 const errorEl = document.getElementById("chat-error");
 const maxChars = Number(root.dataset.maxChars);
 const talkButton = document.getElementById("talk-to-person");
+const agentTyping = typingNote(document.getElementById("agent-typing"));
 const OWN_KEY = "baton.session";
 const embedded = config.loader && window.parent !== window;
 
@@ -114,6 +115,7 @@ function onMessage(m) {
   if (m.client_id) pending.acked(m.client_id, m);
   const held = list.add(m);
   if (m.sender !== "customer") typing.hidden = true;
+  if (m.sender === "agent") agentTyping.hide();
   if (held === "gap") sync();
 }
 
@@ -135,6 +137,7 @@ function onEvent(event) {
     if (syncAgain) { syncAgain = false; sync(); }
   } else if (event.type === "resync") sync();
   else if (event.type === "conversation.changed") newState(event.conversation);
+  else if (event.type === "conversation.typing" && event.sender === "agent") agentTyping.show(`${event.author} is typing…`);
   else if (event.type === "conversation.queue" && state?.id === event.conversation) {
     state = { ...state, queue_position: event.queue_position };
     renderState();
@@ -230,6 +233,12 @@ form.addEventListener("submit", (e) => {
   pending.add({ type: "message", body });
   textarea.value = "";
   if (botAnswers) typing.hidden = false;
+});
+
+// A person sees the customer typing; the bot does not need to.
+const tellTyping = typingSender(() => socket.send({ type: "typing" }));
+textarea.addEventListener("input", () => {
+  if (state?.status === "pending_handoff" || state?.status === "assigned") tellTyping();
 });
 
 textarea.addEventListener("keydown", (e) => {

@@ -5,7 +5,7 @@
 // that depend on it are re-read from the server and swapped; the page never reloads,
 // and the half-written reply is kept per conversation across reloads and navigation.
 import { send, subscribe } from "./hub.js";
-import { fetchJson, MessageList, PendingSends, retryable, showError } from "./live.js";
+import { fetchJson, MessageList, PendingSends, retryable, showError, typingNote, typingSender } from "./live.js";
 
 const root = document.getElementById("conversation");
 const conversationId = Number(root.dataset.id);
@@ -19,6 +19,8 @@ const DRAFT_KEY = `baton.draft.${root.dataset.user}.${conversationId}`;
 let syncing = false;
 let syncAgain = false;
 let opened = false;
+const customerTyping = typingNote(document.getElementById("customer-typing"));
+const tellTyping = typingSender(() => send({ type: "typing", conversation: conversationId }));
 
 const composer = () => document.getElementById("composer");
 const replyBox = () => composer()?.querySelector("textarea") ?? null;
@@ -107,6 +109,7 @@ for (const m of JSON.parse(document.getElementById("history").textContent)) {
 function onMessage(m) {
   if (m.conversation !== conversationId) return; // the list's traffic, or a conversation watched before
   if (m.client_id) pending.acked(m.client_id, m);
+  if (m.sender === "customer") customerTyping.hide();
   if (list.add(m) === "gap") sync();
 }
 
@@ -171,6 +174,7 @@ subscribe({
     else if (event.type === "conversation.timeline") addTimeline(event.event);
     else if (event.type === "conversation.timeline_batch") event.events.forEach(addTimeline);
     else if (event.type === "conversation.changed") onChanged(event.conversation);
+    else if (event.type === "conversation.typing" && event.conversation === conversationId) customerTyping.show("The customer is typing…");
     else if (event.type === "error" && event.client_id) pending.refused(event.client_id, event.code, event.message, event.retry_after);
     else if (event.type === "error" && event.frame === "sync" && retryable(event)) { syncing = false; setTimeout(sync, 1000); }
   },
@@ -188,7 +192,11 @@ root.addEventListener("submit", (e) => {
   box.value = "";
   saveDraft("");
 });
-root.addEventListener("input", (e) => { if (e.target === replyBox()) saveDraft(e.target.value); });
+root.addEventListener("input", (e) => {
+  if (e.target !== replyBox()) return;
+  saveDraft(e.target.value);
+  tellTyping();
+});
 root.addEventListener("keydown", (e) => {
   if (e.target === replyBox() && e.key === "Enter" && !e.shiftKey) { e.preventDefault(); composer().requestSubmit(); }
 });

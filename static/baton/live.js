@@ -358,6 +358,37 @@ export async function fetchJson(url, options = {}) {
   return data;
 }
 
+// Typing indicators, never stored: a page tells the other side at most once every
+// TYPING_EVERY_MS while its person types, and shows the other side's for
+// TYPING_SHOWN_MS after the last it heard (or until their message arrives).
+const TYPING_EVERY_MS = 3000;
+const TYPING_SHOWN_MS = 6000;
+
+export function typingSender(sendFrame) {
+  let last = 0;
+  return () => {
+    const now = Date.now();
+    if (now - last < TYPING_EVERY_MS) return;
+    if (sendFrame()) last = now;
+  };
+}
+
+export function typingNote(el) {
+  let timer = null;
+  return {
+    show(text) {
+      el.textContent = text;
+      el.hidden = false;
+      clearTimeout(timer);
+      timer = setTimeout(() => { el.hidden = true; }, TYPING_SHOWN_MS);
+    },
+    hide() {
+      clearTimeout(timer);
+      el.hidden = true;
+    },
+  };
+}
+
 export function toast(text, { kind = "info", href = null } = {}) {
   const box = document.getElementById("toasts");
   if (!box) return;

@@ -587,3 +587,51 @@ async def test_watching_another_conversation_stops_hearing_the_first():
     error = await _receive_until(page, lambda e: e["type"] == "error")
     assert error["code"] == "not_watching"
     await page.disconnect()
+
+
+async def test_typing_shows_both_ways_and_is_never_stored():
+    agent = await sync_to_async(UserFactory)(username="alice", first_name="Alice")
+    customer = await sync_to_async(CustomerFactory)()
+    conversation = await sync_to_async(services.customer_request_handoff)(customer=customer)
+    await sync_to_async(services.conversation_accept)(conversation_id=conversation.pk, agent=agent)
+    stored = await sync_to_async(Message.objects.count)()
+    page = await _watching(agent, conversation)
+    widget, _, _ = await _customer_socket(customer_token_make(customer_id=customer.pk))
+
+    await widget.send_json_to({"type": "typing"})
+    event = await _receive_until(page, lambda e: e["type"] == "conversation.typing")
+    assert event == {"type": "conversation.typing", "conversation": conversation.pk, "sender": "customer"}
+    await page.send_json_to({"type": "typing", "conversation": conversation.pk})
+    event = await _receive_until(widget, lambda e: e["type"] == "conversation.typing")
+    assert event == {
+        "type": "conversation.typing",
+        "conversation": conversation.pk,
+        "sender": "agent",
+        "author": "Alice",
+    }
+    assert await sync_to_async(Message.objects.count)() == stored
+    await page.disconnect()
+    await widget.disconnect()
+
+
+async def test_only_the_assigned_agent_types_and_the_bots_chats_tell_no_agent():
+    alice = await sync_to_async(UserFactory)(username="alice")
+    bob = await sync_to_async(UserFactory)(username="bob")
+    bots = await sync_to_async(ConversationFactory)()  # the bot answers it
+    conversation = await sync_to_async(ConversationFactory)(pending=True)
+    await sync_to_async(services.conversation_accept)(conversation_id=conversation.pk, agent=alice)
+    bob_page = await _watching(bob, conversation)
+    await bob_page.send_json_to({"type": "typing", "conversation": conversation.pk})
+    error = await _receive_until(bob_page, lambda e: e["type"] == "error")
+    assert (error["code"], error["frame"]) == ("forbidden", "typing")
+
+    page = await _watching(alice, bots)
+    widget, _, _ = await _customer_socket(customer_token_make(customer_id=bots.customer_id))
+    await widget.send_json_to({"type": "typing"})
+    await widget.send_json_to({"type": "sync", "conversation": bots.pk, "after_seq": 0})
+    await _receive_until(widget, lambda e: e["type"] == "sync.done")  # frames are served in order: typing was
+    await sync_to_async(services.timeline_record)(conversation=bots, kind="test.marker", text="after the typing")
+    event = await _receive_until(page, lambda e: e["type"] in ("conversation.typing", "conversation.timeline"))
+    assert (event["type"], event["event"]["text"]) == ("conversation.timeline", "after the typing")
+    for communicator in (bob_page, page, widget):
+        await communicator.disconnect()
