@@ -93,7 +93,7 @@ def test_the_inbox_and_an_assigned_conversation(live_url, browser):
     _assert_clean(page)
 
 
-def test_the_analytics_dashboard_as_staff(live_url, browser):
+def test_the_analytics_dashboard_and_breach_list_as_staff(live_url, browser):
     admin = UserFactory(username="admin", first_name="Ada", is_staff=True, is_superuser=True)
     preference_set(user=admin, time_zone=TZ)
     build_week(**{name: UserFactory(username=name, first_name=name.title()) for name in ("alice", "bob", "carol")})
@@ -103,4 +103,8 @@ def test_the_analytics_dashboard_as_staff(live_url, browser):
     page.goto(f"{live_url}/analytics/?period=custom&start=2026-03-02&end=2026-03-08")
     expect(page.locator('[data-figure="conversations"]')).not_to_have_text("0")
     expect(page.locator("#analytics-live")).to_have_text("live")
+    _assert_clean(page)
+
+    page.get_by_role("link", name="Breach list").click()
+    expect(page.locator("#table-breaches tbody tr")).not_to_have_count(0)
     _assert_clean(page)
