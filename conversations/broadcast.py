@@ -11,6 +11,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from conversations import queries
+from conversations.markdown import markdown_html
 from conversations.models import Conversation, ConversationEvent, Message, display_name
 from core import outbox
 from core.db import on_commit_once
@@ -43,9 +44,12 @@ def session_ended(*, session_key: str) -> None:
 
 
 def message_payload(message: Message) -> dict:
-    """The wire form of a message, for websocket events and HTTP catch-up alike."""
+    """The wire form of a message, for websocket events and HTTP catch-up alike.
+
+    Bot answers are knowledge-base Markdown and carry it rendered (``body_html``,
+    sanitised); everyone else's words are plain text, drawn as text."""
     agent = message.agent
-    return {
+    payload = {
         "id": message.pk,
         "conversation": message.conversation_id,
         "seq": message.seq,
@@ -57,6 +61,9 @@ def message_payload(message: Message) -> dict:
         "client_id": message.client_id,
         "created_at": message.created_at.isoformat(),
     }
+    if message.sender == Message.Sender.BOT:
+        payload["body_html"] = markdown_html(message.body)
+    return payload
 
 
 def timeline_payload(event: ConversationEvent) -> dict:

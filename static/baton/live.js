@@ -6,7 +6,9 @@
 // - PendingSends: what the user sent and the server has not acknowledged yet: shown as
 //   "sending…", sent again after a reconnect or over HTTP, marked sent only on the
 //   server's acknowledgement. Each carries a client id, so sending twice stores once.
-// Everything user-written is put in the page with textContent, never as HTML.
+// Everything user-written is put in the page with textContent, never as HTML; the one
+// exception is a bot answer's body_html, Markdown rendered and sanitised on the server
+// (conversations/markdown.py).
 
 const CLOSE_FORBIDDEN = 4403;
 const CLOSE_NOT_FOUND = 4404;
@@ -160,7 +162,12 @@ export class MessageList {
     const body = document.createElement("div");
     body.className = "body";
     body.dir = "auto"; // a right-to-left message reads right to left, and its direction stays inside it
-    body.textContent = m.body;
+    if (m.sender === "bot" && typeof m.body_html === "string") {
+      body.classList.add("rich");
+      body.innerHTML = m.body_html;
+    } else {
+      body.textContent = m.body;
+    }
     li.append(who, body);
     if (m.sender === "bot" && m.sources?.length) {
       const meta = document.createElement("div");
