@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django_q",
     "knowledge",
     "conversations",
+    "canned",
     "routing",
     "sla",
     "analytics",

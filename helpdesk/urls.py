@@ -17,6 +17,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("conversations.urls")),
+    path("", include("canned.urls")),
     path("", include("sla.urls")),
     path("", include("routing.urls")),
     path("", include("analytics.urls")),

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Lowest first: a package may import only those before it (and itself).
-LAYERS = ["core", "knowledge", "conversations", "routing", "sla", "analytics", "privacy", "demo", "helpdesk"]
+LAYERS = ["core", "knowledge", "conversations", "canned", "routing", "sla", "analytics", "privacy", "demo", "helpdesk"]
 # The project package wires every app's URLs and sockets; the settings name every app.
 MAX_LINES = 500
 
