@@ -1,5 +1,7 @@
 """Reads for the chat page and the agent inbox."""
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
@@ -143,3 +145,51 @@ def inbox_conversations(*, view: str, user, limit: int = 200) -> QuerySet[Conver
 
 def conversation_timeline(*, conversation: Conversation, after_id: int = 0) -> list[ConversationEvent]:
     return list(conversation.events.filter(pk__gt=after_id).select_related("actor").order_by("created_at", "pk"))
+
+
+# What an agent's reply is worth teaching the bot: the longest once a leading
+# greeting, a sign-off block and closing pleasantries are stripped, of at least
+# LEARN_MIN_WORDS words and not ending in a question to the customer. English and German.
+LEARN_MIN_WORDS = 8
+_GREETING = re.compile(
+    r"^\s*(?:hi|hello|hey|dear|good\s+(?:morning|afternoon|evening)|hallo|guten\s+(?:tag|morgen|abend)"
+    r"|moin|servus|liebe[rs]?|sehr\s+geehrte[rs]?)\b(?:[ \t]+[^\s.!?,:]+){0,3}[ \t]*(?:[.!?,:]+|(?=\n))\s*",
+    re.IGNORECASE,
+)
+_SIGN_OFF = re.compile(
+    r"\n\s*(?:(?:best|kind|warm)\s+(?:regards|wishes)|regards|cheers"
+    r"|(?:viele|beste|liebe|freundliche)\s+grüße|mit\s+freundlichen\s+grüßen)\b.*",
+    re.IGNORECASE | re.DOTALL,
+)
+# A short last sentence that only closes (at most 40 characters after its opening words).
+_CLOSING = re.compile(
+    r"(?:^|(?<=[.!?])|\n)\s*(?:(?:does|did)\s+(?:that|this)\s+help|hope\s+(?:that|this)\s+helps"
+    r"|(?:is\s+there\s+)?anything\s+else|let\s+me\s+know|have\s+a\s+(?:nice|great|good|lovely)"
+    r"|you['\u2019]re\s+welcome|thanks?\b|thank\s+you|hilft\s+(?:das|ihnen\s+das)|kann\s+ich\s+(?:sonst|noch)"
+    r"|gerne?\s+geschehen|(?:einen\s+)?schönen\s+(?:tag|abend)|danke\b)[^.!?\n]{0,40}[.!?]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def reply_core(body: str) -> str:
+    """An agent's reply without its leading greeting, sign-off and closing pleasantries."""
+    text = _SIGN_OFF.sub("", _GREETING.sub("", body.strip(), count=1)).strip()
+    while (shorter := _CLOSING.sub("", text).strip()) != text:
+        text = shorter
+    return text
+
+
+def reply_to_learn(transcript: Sequence[tuple[str, str]]) -> tuple[int, str] | None:
+    """The agent's most substantive reply in ``transcript`` ((sender, body) in order)
+    as (its index, its core), or None when every reply is a greeting, a holding line,
+    a pleasantry or a question back to the customer. A pure function: no database."""
+    best = None
+    for index, (sender, body) in enumerate(transcript):
+        if sender != Message.Sender.AGENT:
+            continue
+        core = reply_core(body)
+        if len(core.split()) < LEARN_MIN_WORDS or core.endswith("?"):
+            continue
+        if best is None or len(core) > len(best[1]):
+            best = (index, core)
+    return best

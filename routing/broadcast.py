@@ -2,13 +2,16 @@
 
 ``routing.agent``: an agent's presence or load changed (inbox group; the page
 shows everyone to admins, oneself to others). ``routing.offer`` and
-``routing.offer_closed``: to the offered agent only.
+``routing.offer_closed``: to the offered agent only. ``routing.transferred``: to
+the agent a conversation was just transferred to.
 """
 
 from datetime import datetime
 
+from django.contrib.auth.models import AbstractBaseUser
+
 from conversations.broadcast import INBOX_GROUP, agent_group, send_many_on_commit, send_on_commit
-from conversations.models import display_name
+from conversations.models import Conversation, display_name
 from routing.models import AgentProfile, Offer
 
 
@@ -67,3 +70,14 @@ def notify_offer_closed(*, offer_id: int, agent_id: int, conversation_id: int, s
         [agent_group(agent_id)],
         {"type": "routing.offer_closed", "offer": {"id": offer_id, "conversation": conversation_id, "state": state}},
     )
+
+
+def notify_transferred(*, conversation: Conversation, to_agent_id: int, by: AbstractBaseUser, note: str) -> None:
+    """Tell the receiving agent, who would otherwise find it in their list unannounced."""
+    payload = {
+        "conversation": conversation.pk,
+        "customer": str(conversation.customer),
+        "by": display_name(by),
+        "note": note,
+    }
+    send_on_commit([agent_group(to_agent_id)], {"type": "routing.transferred", "transfer": payload})

@@ -46,13 +46,20 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
     return render(request, "conversations/_inbox_list.html", _list_context(request))
 
 
-def _learn_defaults(conversation: Conversation) -> dict:
-    question = services.handoff_question(conversation=conversation)
-    reply = conversation.messages.filter(sender=Message.Sender.AGENT).order_by("-seq").first()
+def _learn_defaults(*, conversation: Conversation, messages: list[Message]) -> dict:
+    """What "Teach the bot" starts with: the agent's most substantive reply
+    (``selectors.reply_to_learn``) and the customer's message before it, which it
+    answered; else the question the bot handed off on."""
+    chosen = selectors.reply_to_learn([(m.sender, m.body) for m in messages])
+    question = None
+    if chosen is not None:
+        asked = (m for m in reversed(messages[: chosen[0]]) if m.sender == Message.Sender.CUSTOMER)
+        question = next(asked, None)
+    question = question or services.handoff_question(conversation=conversation)
     return {
         "question": question.body if question else "",
         "title": question.body[:120].rstrip("?") if question else "",
-        "body": reply.body if reply else "",
+        "body": chosen[1] if chosen else "",
     }
 
 
@@ -60,7 +67,8 @@ def _learn_defaults(conversation: Conversation) -> dict:
 @require_GET
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.select_related("customer", "assigned_agent"), pk=pk)
-    history = [broadcast.message_payload(m) for m in selectors.conversation_messages_after(conversation=conversation)]
+    messages = selectors.conversation_messages_after(conversation=conversation)
+    history = [broadcast.message_payload(m) for m in messages]
     return render(
         request,
         "conversations/conversation.html",
@@ -74,7 +82,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "is_mine": conversation.status == Conversation.Status.ASSIGNED
             and conversation.assigned_agent_id == request.user.pk,
             "queue_position": selectors.queue_position(conversation=conversation),
-            "learn": _learn_defaults(conversation),
+            "learn": _learn_defaults(conversation=conversation, messages=messages),
             "entries": Entry.objects.order_by("title").values_list("external_id", "title"),
         },
     )

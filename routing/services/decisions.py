@@ -15,7 +15,9 @@ Kind = RoutingDecision.Kind
 def decisions_record(*, entries: list[dict], now: datetime) -> list[RoutingDecision]:
     """Store routing decisions and show each in its conversation's timeline, in two
     INSERTs. Each entry: ``conversation_id``, ``kind``, and optionally ``agent_id``,
-    ``reason``, ``candidates`` (the record of who was considered) and ``actor``."""
+    ``reason``, ``candidates`` (the record of who was considered), ``actor`` and
+    ``timeline`` (False: stored only, when another line already tells it, as a
+    transfer's says who now has the conversation)."""
     decisions = bulk_insert(
         [
             RoutingDecision(
@@ -40,6 +42,7 @@ def decisions_record(*, entries: list[dict], now: datetime) -> list[RoutingDecis
                 "at": now,
             }
             for d, e in zip(decisions, entries, strict=True)
+            if e.get("timeline", True)
         ],
         batched=False,
     )

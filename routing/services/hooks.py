@@ -40,7 +40,8 @@ def assignments_record(
     raises AgentAtCapacity, which rolls the whole assignment back.
 
     ``reasons``, from routing or transfer through the hook (else "took it from the
-    queue"): {"routed": bool, "why": {conversation id: (reason, candidates)}, "actor": user}.
+    queue"): {"routed": bool, "why": {conversation id: (reason, candidates)}, "actor": user,
+    "timeline": False to store the decisions without a timeline line (a transfer writes its own)}.
     """
     context = reasons or {}
     agent_of = {conversation.pk: agent for conversation, agent in assigned}
@@ -78,6 +79,7 @@ def assignments_record(
                 "reason": reason,
                 "candidates": record,
                 "actor": actor,
+                "timeline": context.get("timeline", True),
             }
         )
     decisions_record(entries=entries, now=now)

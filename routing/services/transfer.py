@@ -56,7 +56,10 @@ def conversation_transfer(
     )
     queries.profile_load_decrement(user_id=current.pk)
     broadcast.notify_agent(user_id=current.pk)
-    reason = f"Transferred by {display_name(by)} to {target}" + (f": {note}" if note else "")
+    # One timeline line (the assignment below is stored without one): who, from
+    # whom when an admin moved it, to whom, and why.
+    source = "" if current.pk == by.pk else f" from {display_name(current)}"
+    reason = f"Transferred by {display_name(by)}{source} to {target}" + (f": {note}" if note else "")
     decision_record(conversation=conversation, kind=Kind.TRANSFERRED, agent=to_agent, actor=by, reason=reason, now=now)
     if to_skill is not None:
         state = routing_state_for(conversation=conversation)
@@ -66,8 +69,9 @@ def conversation_transfer(
         conversation_services.conversation_accept(
             conversation_id=conversation.pk,
             agent=to_agent,
-            reasons={"why": {conversation.pk: (reason, [])}, "actor": by},
+            reasons={"why": {conversation.pk: (reason, [])}, "actor": by, "timeline": False},
         )
+        broadcast.notify_transferred(conversation=conversation, to_agent_id=to_agent.pk, by=by, note=note)
     routing_schedule()
     conversation.refresh_from_db()
     return conversation

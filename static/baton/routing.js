@@ -109,6 +109,17 @@ function closeOffer(offer) {
   else if (offer.state === "withdrawn") toast(`Conversation #${offer.conversation} is no longer offered to you.`);
 }
 
+// A conversation another agent (or an admin) just transferred to this one: a toast
+// to open it, and a desktop notification if allowed and the tab is in the background.
+function transferred(transfer) {
+  const text = `${transfer.by} transferred conversation #${transfer.conversation} (${transfer.customer}) to you`
+    + (transfer.note ? `: ${transfer.note}` : "");
+  toast(text, { kind: "transfer", href: `/inbox/c/${transfer.conversation}/` });
+  if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
+    new Notification("Baton", { body: text, tag: `transfer-${transfer.conversation}` });
+  }
+}
+
 function tickCountdowns() {
   const now = Date.now();
   for (const { countdown, deadline } of offers.values()) {
@@ -146,6 +157,7 @@ subscribe({
     }
     else if (event.type === "routing.offer") addOffer(event.offer);
     else if (event.type === "routing.offer_closed") closeOffer(event.offer);
+    else if (event.type === "routing.transferred") transferred(event.transfer);
   },
 });
 

@@ -9,11 +9,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from conversations import services
 from conversations.identity import customer_token_make, embed_user_hash
 from conversations.models import Conversation, Customer, EmbedSite, Message
-from tests.factories import ConversationFactory
+from tests.factories import ConversationFactory, MessageFactory
 from tests.sessions import session_open
 
 pytestmark = pytest.mark.django_db
@@ -323,3 +324,65 @@ def test_a_verified_page_load_that_changes_nothing_writes_nothing(site):
     with CaptureQueriesContext(connection) as queries:
         session_open(origin=site.origin, identity={"jwt": token})
     assert not [q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("UPDATE")]
+
+
+def _transcript(conversation, agent, lines, *, handed_off_after=1):
+    """Messages of ``conversation`` in order (the agent's by ``agent``), the handoff
+    after the first ``handed_off_after``."""
+    start = timezone.now() - timedelta(minutes=10)
+    for seq, (sender, body) in enumerate(lines, start=1):
+        with time_machine.travel(start + timedelta(seconds=seq), tick=False):
+            author = agent if sender == "agent" else None
+            MessageFactory(conversation=conversation, seq=seq, sender=sender, body=body, agent=author)
+    conversation.handed_off_at = start + timedelta(seconds=handed_off_after, milliseconds=500)
+    conversation.save(update_fields=["handed_off_at"])
+
+
+def _learn_details(response) -> str:
+    html = response.content.decode()
+    return html[html.index('<details class="learn"') :].split(">", 1)[0]
+
+
+def test_teach_the_bot_starts_closed_with_the_answer_and_the_question_it_answered(agent, agent_client):
+    conversation = ConversationFactory(pending=True)
+    _transcript(
+        conversation,
+        agent,
+        [
+            ("customer", "Can I change my delivery address?"),
+            ("agent", "Hi Anna!"),
+            ("agent", "Thanks, one moment"),
+            ("customer", "Order 4411, it has not shipped yet"),
+            ("agent", "Hi Anna, until it ships you can change the address under Account > Orders > Edit."),
+            ("customer", "Great, thanks"),
+            ("agent", "You're welcome, have a nice day"),
+        ],
+    )
+    response = agent_client.get(reverse("inbox-conversation", args=[conversation.pk]))
+    assert response.context["learn"] == {
+        "question": "Order 4411, it has not shipped yet",
+        "title": "Order 4411, it has not shipped yet",
+        "body": "until it ships you can change the address under Account > Orders > Edit.",
+    }
+    assert _learn_details(response) == '<details class="learn" data-testid="learn"'  # not open
+    assert "until it ships you can change the address" in response.content.decode()
+
+
+def test_teach_the_bot_without_a_real_answer_offers_the_handoff_question_and_no_reply(agent, agent_client):
+    conversation = ConversationFactory(pending=True)
+    _transcript(
+        conversation,
+        agent,
+        [
+            ("customer", "Why was I charged twice?"),
+            ("agent", "Hallo Herr Müller!"),
+            ("agent", "Could you send me the last four digits of the card, please?"),
+        ],
+    )
+    response = agent_client.get(reverse("inbox-conversation", args=[conversation.pk]))
+    assert response.context["learn"] == {
+        "question": "Why was I charged twice?",
+        "title": "Why was I charged twice",
+        "body": "",
+    }
+    assert "open" not in _learn_details(response)

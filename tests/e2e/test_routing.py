@@ -1,14 +1,16 @@
 """Routing in the browsers: an offer accepted, an offer that times out and moves on,
-and an agent who closes the inbox going offline by themselves."""
+an agent who closes the inbox going offline by themselves, and a transfer announced
+to the agent who receives it."""
 
 import pytest
 from playwright.sync_api import expect
 
 from conversations.models import Conversation
+from routing import services
 from routing.models import AgentProfile, Offer
 from routing.selectors import routing_settings
 from tests.e2e.test_handoff_flow import _login
-from tests.factories import UserFactory
+from tests.factories import ConversationFactory, CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -111,3 +113,32 @@ def test_closing_the_inbox_turns_the_agent_offline_after_the_grace_period(live_u
     assert profile.presence == AgentProfile.Presence.OFFLINE
     assert profile.presence_manual is False
     assert AgentProfile.objects.get(user__username="admin").presence == AgentProfile.Presence.ONLINE
+
+
+def test_a_transfer_toasts_on_the_receiving_agents_open_inbox_and_writes_one_timeline_line(live_url, browser):
+    alice_user = UserFactory(username="alice", first_name="Alice")
+    bob_user = UserFactory(username="bob", first_name="Bob")
+    alice = browser.new_context().new_page()
+    _login(alice, live_url, "alice")
+    _online(alice, "Alice")
+    bob = browser.new_context().new_page()
+    _login(bob, live_url, "bob")
+    _online(bob, "Bob")  # his inbox page is open, its socket live
+    conversation = ConversationFactory(pending=True, customer=CustomerFactory(name="Anna"))
+    services.conversation_take(conversation_id=conversation.pk, agent=alice_user)
+
+    alice.goto(f"{live_url}/inbox/c/{conversation.pk}/")
+    alice.get_by_test_id("transfer").locator("summary").click()
+    form = alice.get_by_test_id("transfer-form")
+    form.locator("select[name=target]").select_option(f"agent:{bob_user.pk}")
+    form.locator("input[name=note]").fill("Wants a refund")
+    form.get_by_role("button", name="Transfer").click()
+
+    toast = bob.locator("#toasts a", has_text=f"conversation #{conversation.pk}")
+    expect(toast).to_have_text(f"Alice transferred conversation #{conversation.pk} (Anna) to you: Wants a refund")
+    toast.click()
+    timeline = bob.get_by_test_id("timeline")
+    expect(timeline.locator("li", has_text="Transferred by")).to_have_count(1)
+    expect(timeline).to_contain_text("Transferred by Alice to Bob: Wants a refund")
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent == bob_user

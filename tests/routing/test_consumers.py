@@ -2,6 +2,7 @@
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 
 from routing.models import AgentProfile, Offer
 from tests.conversations.test_consumers import _agent_socket, _receive_until, _roundtrip
@@ -73,4 +74,24 @@ async def test_an_offer_reaches_the_agent_and_a_decline_frame_passes_it_on():
     assert await sync_to_async(Offer.objects.filter(agent=bob, state="open").count)() == 1
     await inbox.send_json_to({"type": "routing.decline", "offer": "x"})
     assert (await _receive_until(inbox, lambda e: e["type"] == "error"))["code"] == "invalid"
+    await inbox.disconnect()
+
+
+async def test_a_transfer_reaches_the_receiving_agents_inbox_socket():
+    alice = await sync_to_async(UserFactory)(username="alice", first_name="Alice")
+    bob = await sync_to_async(UserFactory)(username="bob", first_name="Bob")
+    for user in (alice, bob):
+        await sync_to_async(make_online)(user)
+    conversation = await sync_to_async(ConversationFactory)(pending=True)
+    from routing import services
+
+    await sync_to_async(services.conversation_take)(conversation_id=conversation.pk, agent=alice)
+    inbox, connected, _ = await _agent_socket(bob, "/ws/inbox/")
+    assert connected
+    await sync_to_async(services.conversation_transfer)(
+        conversation_id=conversation.pk, by=alice, to_agent=bob, note="VIP", now=timezone.now()
+    )
+    event = await _receive_until(inbox, lambda e: e["type"] == "routing.transferred")
+    assert event["transfer"]["conversation"] == conversation.pk
+    assert (event["transfer"]["by"], event["transfer"]["note"]) == ("Alice", "VIP")
     await inbox.disconnect()

@@ -338,15 +338,94 @@ def test_transfer_to_an_agent_moves_the_conversation_and_its_slot(
     make_online(other_agent)
     conversation = ConversationFactory(pending=True)
     services.conversation_take(conversation_id=conversation.pk, agent=agent)
+    before = list(conversation.events.values_list("pk", flat=True))
     services.conversation_transfer(
         conversation_id=conversation.pk, by=agent, to_agent=other_agent, note="Needs a refund", now=NOW
     )
     conversation.refresh_from_db()
     assert conversation.assigned_agent == other_agent
     assert (_profile(agent).active_count, _profile(other_agent).active_count) == (0, 1)
-    event = conversation.events.get(kind="routing.transferred")
-    assert event.text == "Transferred by Alice to Bob: Needs a refund"
+    # One timeline line for the transfer; the assignment it made is a decision without one.
+    [event] = conversation.events.exclude(pk__in=before)
+    assert (event.kind, event.text) == ("routing.transferred", "Transferred by Alice to Bob: Needs a refund")
     assert event.actor == agent
+    assert list(conversation.routing_decisions.values_list("kind", flat=True).order_by("pk")) == [
+        Kind.ASSIGNED,
+        Kind.TRANSFERRED,
+        Kind.ASSIGNED,
+    ]
+
+
+def _taken_by(agent, *others) -> Conversation:
+    """A conversation ``agent`` has taken, with ``others`` online to receive it."""
+    for user in (agent, *others):
+        make_online(user)
+    conversation = ConversationFactory(pending=True, customer=CustomerFactory(name="Anna"))
+    services.conversation_take(conversation_id=conversation.pk, agent=agent)
+    return conversation
+
+
+def test_an_admin_transferring_says_from_whom_in_the_one_line(agent, other_agent, admin_user):
+    conversation = _taken_by(agent, other_agent)
+    services.conversation_transfer(
+        conversation_id=conversation.pk, by=admin_user, to_agent=other_agent, note="", now=NOW
+    )
+    [event] = conversation.events.filter(kind__startswith="routing.", actor=admin_user)
+    assert event.text == "Transferred by Ada from Alice to Bob"
+    assert conversation.events.count() == 2  # Alice taking it, and the transfer
+
+
+def test_the_receiving_agent_hears_of_a_transfer_after_commit_only(
+    agent, other_agent, django_capture_on_commit_callbacks, layer_listener
+):
+    conversation = _taken_by(agent, other_agent)
+    channels = layer_listener.listen(f"agent.{other_agent.pk}", f"agent.{agent.pk}")
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.conversation_transfer(
+            conversation_id=conversation.pk, by=agent, to_agent=other_agent, note="Needs a refund", now=NOW
+        )
+        assert layer_listener.nothing_for(channels[f"agent.{other_agent.pk}"], 0.2)  # not committed yet
+    for callback in callbacks:
+        callback()
+    [event] = layer_listener.receive(channels[f"agent.{other_agent.pk}"], 1)
+    assert event == {
+        "type": "routing.transferred",
+        "transfer": {"conversation": conversation.pk, "customer": "Anna", "by": "Alice", "note": "Needs a refund"},
+    }
+    assert layer_listener.nothing_for(channels[f"agent.{agent.pk}"], 0.2)
+
+
+def test_a_transfer_rolled_back_tells_nobody(agent, other_agent, django_capture_on_commit_callbacks, layer_listener):
+    conversation = _taken_by(agent, other_agent)
+    channel = layer_listener.listen(f"agent.{other_agent.pk}")[f"agent.{other_agent.pk}"]
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        services.conversation_transfer(
+            conversation_id=conversation.pk, by=agent, to_agent=other_agent, note="", now=NOW
+        )
+        raise RuntimeError("a later step of the same transaction failed")
+    assert layer_listener.nothing_for(channel, 0.3)
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent == agent
+    assert not conversation.events.filter(kind="routing.transferred").exists()
+
+
+def test_a_failed_broadcast_does_not_fail_the_transfer(
+    agent, other_agent, django_capture_on_commit_callbacks, monkeypatch
+):
+    conversation = _taken_by(agent, other_agent)
+
+    def layer_down(messages):
+        raise ConnectionError("channel layer down")
+
+    monkeypatch.setattr("conversations.broadcast._send_many", layer_down)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.conversation_transfer(
+            conversation_id=conversation.pk, by=agent, to_agent=other_agent, note="", now=NOW
+        )
+    assert callbacks  # the broadcasts were tried, and raised
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent == other_agent
+    assert conversation.events.filter(kind="routing.transferred").count() == 1
 
 
 def test_transfer_to_a_full_agent_is_refused_and_changes_nothing(agent, other_agent):
