@@ -1,7 +1,7 @@
 // Agents' live inbox: on every conversation event, re-render the list and counts
 // from the server; toast (and notify, if allowed) on new handoffs.
 import { subscribe } from "./hub.js";
-import { toast } from "./live.js";
+import { tickRelativeTimes, toast } from "./live.js";
 
 const root = document.getElementById("inbox");
 const notifyButton = document.getElementById("enable-notifications");
@@ -46,6 +46,7 @@ async function render() {
       current.replaceWith(fresh);
     }
   }
+  tickRelativeTimes();
   document.title = document.title.replace(/^\(\d+\) /, "");
   const pending = Number(document.querySelector('[data-count="pending"]')?.textContent || 0);
   if (pending) document.title = `(${pending}) ${document.title}`;
@@ -75,6 +76,8 @@ function onEvent(event) {
 }
 
 subscribe({ onOpen: refresh, onEvent });
+tickRelativeTimes();
+setInterval(tickRelativeTimes, 1000);
 
 if (notifyButton && "Notification" in window && Notification.permission === "default") {
   notifyButton.hidden = false;

@@ -396,6 +396,27 @@ export function typingNote(el) {
   };
 }
 
+// "5 minutes ago" that stays true: every <time data-relative> under ``root``, in the
+// page's language, from its datetime (the server's text is only the first draw).
+const RELATIVE_STEPS = [[60, "second"], [3600, "minute"], [86400, "hour"], [Infinity, "day"]];
+export function tickRelativeTimes(root = document) {
+  const format = new Intl.RelativeTimeFormat(document.documentElement.lang || undefined, { numeric: "auto" });
+  const now = Date.now();
+  for (const el of root.querySelectorAll("time[data-relative]")) {
+    const seconds = Math.round((Date.parse(el.dateTime) - now) / 1000);
+    if (Number.isNaN(seconds)) continue;
+    let unit = 1;
+    for (const [limit, name] of RELATIVE_STEPS) {
+      if (Math.abs(seconds) < limit) {
+        const text = format.format(Math.trunc(seconds / unit), name); // 59 min 58 s: "59 minutes ago"
+        if (el.textContent !== text) el.textContent = text;
+        break;
+      }
+      unit = limit;
+    }
+  }
+}
+
 export function toast(text, { kind = "info", href = null } = {}) {
   const box = document.getElementById("toasts");
   if (!box) return;

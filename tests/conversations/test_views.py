@@ -364,7 +364,7 @@ def test_teach_the_bot_starts_closed_with_the_answer_and_the_question_it_answere
         "title": "Order 4411, it has not shipped yet",
         "body": "until it ships you can change the address under Account > Orders > Edit.",
     }
-    assert _learn_details(response) == '<details class="learn" data-testid="learn"'  # not open
+    assert "open" not in _learn_details(response).split()
     assert "until it ships you can change the address" in response.content.decode()
 
 

@@ -1,6 +1,7 @@
 """The live inbox under a burst of events: it ends up showing all of it, and each
 agent's page reads the list at most once a second however busy the team is."""
 
+import re
 import threading
 from itertools import pairwise
 
@@ -53,3 +54,18 @@ def test_a_burst_of_handoffs_shows_in_full_with_at_most_one_list_read_a_second(l
     gaps = [later - earlier for earlier, later in pairwise(reads)]
     assert len(reads) >= 2, reads  # the burst was read
     assert min(gaps) >= 990, gaps  # never two reads within a second
+
+
+def test_waiting_since_ticks_on_without_a_reload(live_url, browser):
+    UserFactory(username="alice", first_name="Alice")
+    services.customer_request_handoff(customer=CustomerFactory())
+    context = browser.new_context()
+    context.clock.install()  # the page's clock, moved on by hand below; it runs on meanwhile
+    page = context.new_page()
+    _login(page, live_url, "alice")
+    waiting = page.get_by_test_id("waiting-since")
+    expect(waiting).to_have_text(re.compile(r"^(now|\d+ seconds? ago)$"))
+    page.clock.fast_forward("59:00")
+    expect(waiting).to_have_text("59 minutes ago")
+    page.clock.fast_forward("01:00")
+    expect(waiting).to_have_text("1 hour ago")
