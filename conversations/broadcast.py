@@ -17,6 +17,12 @@ from core import outbox
 from core.db import on_commit_once
 
 INBOX_GROUP = "inbox"
+# Handed-off customers' messages, for the inbox list's snippets: every agent socket
+# but those showing one conversation (``InboxConsumer.on_watch``), which hear their
+# conversation's messages through its own group. Measured (bench.realtime, 40
+# customers, 20 agents, 50 msg/s): with every conversation page in the list's
+# message stream, customer message → inbox p50 went from 54 ms to 4.6 s.
+INBOX_MESSAGES_GROUP = "inbox.messages"
 # Waiting customers whose place in the queue is pushed live when the queue moves.
 QUEUE_POSITIONS_PUSHED = 100
 
@@ -116,7 +122,7 @@ def notify_message(message: Message, *, conversation: Conversation) -> None:
     if message.sender == Message.Sender.CUSTOMER and conversation.status != Conversation.Status.BOT:
         # Agents' lists show what a handed-off customer last said; chats the bot
         # is handling are none of the inbox's business.
-        groups.append(INBOX_GROUP)
+        groups.append(INBOX_MESSAGES_GROUP)
     send_on_commit(groups, event)
 
 

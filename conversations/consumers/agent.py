@@ -43,10 +43,11 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
     change, for live lists and toasts, the events and frames of the apps above
     (presence, offers, notifications), and the one conversation the page shows
     (``watch``): its messages and timeline, live and replayed, and replies to it.
+    While it shows a conversation it does not hear the list's stream of other
+    conversations' messages (``broadcast.INBOX_MESSAGES_GROUP``).
 
-    The watched conversation's state changes and handed-off customers' messages
-    reach this socket through its group and the inbox group both; each is
-    forwarded once (``_heard_twice``)."""
+    The watched conversation's state changes reach this socket through its group
+    and the inbox group both; each is forwarded once (``_heard_twice``)."""
 
     user = None
     watching: Conversation | None = None
@@ -62,7 +63,12 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
             return
         self.user = user
         await self.join_and_accept(
-            [broadcast.INBOX_GROUP, broadcast.agent_group(user.pk), *_session_groups(self.scope)],
+            [
+                broadcast.INBOX_GROUP,
+                broadcast.INBOX_MESSAGES_GROUP,
+                broadcast.agent_group(user.pk),
+                *_session_groups(self.scope),
+            ],
             # The agent is alive (presence) before the page hears anything.
             before_accept=lambda: self._signal(signals.inbox_connected),
         )
@@ -116,10 +122,11 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
         if conversation is None:
             await self.send_error(code="not_found", message="No such conversation.", frame="watch")
             return
-        await self._unwatch()
+        await self._unwatch(listing=False)
         group = broadcast.conversation_group(conversation.pk)
         try:
             await self.channel_layer.group_add(group, self.channel_name)
+            await self._leave(broadcast.INBOX_MESSAGES_GROUP)
         except Exception:
             logger.warning("channel layer unavailable: socket closed for now", exc_info=True)
             await self.close(code=CLOSE_TRY_LATER)
@@ -130,18 +137,30 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
         await self.send_json({"type": "watch.ok", "conversation": conversation.pk})
 
     async def on_unwatch(self, content):
-        await self._unwatch()
+        await self._unwatch(listing=True)
+        await self.send_json({"type": "unwatch.ok"})
 
-    async def _unwatch(self) -> None:
-        if self.watching is None:
-            return
-        group = broadcast.conversation_group(self.watching.pk)
-        self.watching = None
+    async def _unwatch(self, *, listing: bool) -> None:
+        """Stop showing the conversation; ``listing``: the page shows the list again."""
+        if self.watching is not None:
+            group = broadcast.conversation_group(self.watching.pk)
+            self.watching = None
+            try:
+                await self._leave(group)
+            except Exception:  # its events are told apart by their conversation id
+                logger.debug("group_discard failed", exc_info=True)
+        if listing and broadcast.INBOX_MESSAGES_GROUP not in self.joined:
+            try:
+                await self.channel_layer.group_add(broadcast.INBOX_MESSAGES_GROUP, self.channel_name)
+            except Exception:
+                logger.warning("channel layer unavailable: socket closed for now", exc_info=True)
+                await self.close(code=CLOSE_TRY_LATER)
+                return
+            self.joined = (*self.joined, broadcast.INBOX_MESSAGES_GROUP)
+
+    async def _leave(self, group: str) -> None:
         self.joined = tuple(g for g in self.joined if g != group)
-        try:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        except Exception:  # its events are told apart by their conversation id
-            logger.debug("group_discard failed", exc_info=True)
+        await self.channel_layer.group_discard(group, self.channel_name)
 
     def _watched(self, content: dict) -> Conversation:
         if self.watching is None or _int_field(content, "conversation") != self.watching.pk:

@@ -635,3 +635,30 @@ async def test_only_the_assigned_agent_types_and_the_bots_chats_tell_no_agent():
     assert (event["type"], event["event"]["text"]) == ("conversation.timeline", "after the typing")
     for communicator in (bob_page, page, widget):
         await communicator.disconnect()
+
+
+async def test_a_page_showing_a_conversation_hears_no_other_conversations_messages_until_it_shows_the_list():
+    agent = await sync_to_async(UserFactory)(username="alice")
+    shown, other = await sync_to_async(CustomerFactory.create_batch)(2)
+    for customer in (shown, other):
+        await sync_to_async(services.customer_request_handoff)(customer=customer)
+    conversation = await sync_to_async(Conversation.objects.get)(customer=shown)
+    page = await _watching(agent, conversation)
+
+    async def bodies_until(marker):
+        heard = []
+        while marker not in heard:
+            event = _roundtrip(await page.receive_json_from(timeout=5))
+            if event["type"] == "conversation.message":
+                heard.append(event["message"]["body"])
+        return heard
+
+    await sync_to_async(services.message_post_from_customer)(customer=other, body="elsewhere")
+    await sync_to_async(services.message_post_from_customer)(customer=shown, body="here")
+    assert await bodies_until("here") == ["here"]
+    await page.send_json_to({"type": "unwatch"})
+    await _receive_until(page, lambda e: e["type"] == "unwatch.ok")
+    await sync_to_async(services.message_post_from_customer)(customer=shown, body="not shown any more")
+    await sync_to_async(services.message_post_from_customer)(customer=other, body="in the list")
+    assert await bodies_until("in the list") == ["not shown any more", "in the list"]
+    await page.disconnect()
