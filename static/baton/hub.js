@@ -1,6 +1,6 @@
 // The page's one agent socket (/ws/inbox/). Every part of an agent page — the list,
 // the thread, offers and presence, SLA countdowns and the bell, the analytics panel —
-// subscribes here instead of opening its own (a conversation page used to open four).
+// subscribes here instead of opening its own (a conversation page used to open three, the analytics page two).
 // A module is evaluated once per page, so every importer shares this socket.
 import { liveSocket, showConnection } from "./live.js";
 
