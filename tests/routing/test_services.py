@@ -380,11 +380,14 @@ def test_the_receiving_agent_hears_of_a_transfer_after_commit_only(
 ):
     conversation = _taken_by(agent, other_agent)
     channels = layer_listener.listen(f"agent.{other_agent.pk}", f"agent.{agent.pk}")
+    # A second listener of the receiving agent's group for the check before commit:
+    # nothing_for must be a channel's last use (the pub/sub layer unsubscribes it).
+    early = layer_listener.listen(f"agent.{other_agent.pk}")[f"agent.{other_agent.pk}"]
     with django_capture_on_commit_callbacks() as callbacks:
         services.conversation_transfer(
             conversation_id=conversation.pk, by=agent, to_agent=other_agent, note="Needs a refund", now=NOW
         )
-        assert layer_listener.nothing_for(channels[f"agent.{other_agent.pk}"], 0.2)  # not committed yet
+        assert layer_listener.nothing_for(early, 0.2)  # not committed yet
     for callback in callbacks:
         callback()
     [event] = layer_listener.receive(channels[f"agent.{other_agent.pk}"], 1)
