@@ -1,13 +1,16 @@
 """Reads for the chat page and the agent inbox."""
 
+import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from conversations.identity import Visitor
-from conversations.models import Conversation, ConversationEvent, Customer, EmbedSite, Message
+from conversations.models import Conversation, ConversationEvent, Customer, EmbedSite, Message, display_name
 from core import config
 
 INBOX_VIEWS = {
@@ -145,6 +148,86 @@ def inbox_conversations(*, view: str, user, limit: int = 200) -> QuerySet[Conver
 
 def conversation_timeline(*, conversation: Conversation, after_id: int = 0) -> list[ConversationEvent]:
     return list(conversation.events.filter(pk__gt=after_id).select_related("actor").order_by("created_at", "pk"))
+
+
+@dataclass
+class PastConversation:
+    """One of the customer's other conversations, as the customer panel lists it."""
+
+    pk: int
+    created_at: datetime
+    outcome: str
+    message_count: int
+
+
+def conversation_outcome(conversation: Conversation) -> str:
+    """How a conversation ended (or where it is): the bot's, an agent's, a handoff
+    nobody answered, or still with the bot."""
+    if conversation.status == Conversation.Status.RESOLVED and conversation.handed_off_at is None:
+        return "Resolved by the bot"
+    if conversation.status == Conversation.Status.RESOLVED and conversation.assigned_agent is not None:
+        return f"Resolved by {display_name(conversation.assigned_agent)}"
+    if conversation.handed_off_at is not None:
+        reason = conversation.get_handoff_reason_display() or "no reason given"
+        return f"Handed off ({reason})"
+    return "Open"
+
+
+def customer_history(*, customer: Customer, exclude: int | None = None, limit: int = 10) -> list[PastConversation]:
+    """The customer's other conversations, newest first, with their outcome and
+    message count, in one query however many there are."""
+    qs = customer.conversations.all()
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude)
+    rows = (
+        qs.select_related("assigned_agent").annotate(message_count=Count("messages")).order_by("-created_at", "-pk")
+    )[:limit]
+    return [PastConversation(c.pk, c.created_at, conversation_outcome(c), c.message_count) for c in rows]
+
+
+ATTRIBUTES_SHOWN = 20
+
+
+def customer_attributes(*, customer: Customer, limit: int = ATTRIBUTES_SHOWN) -> tuple[list[tuple[str, str]], int]:
+    """The embedding site's attributes as (key, text) pairs sorted by key (jsonb
+    keeps no order), nested values as compact JSON, and how many more were left out."""
+    attributes = customer.attributes if isinstance(customer.attributes, dict) else {}
+    pairs = [
+        (str(key), value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        for key, value in sorted(attributes.items())
+    ]
+    return pairs[:limit], max(len(pairs) - limit, 0)
+
+
+@dataclass
+class TrailTurn:
+    """A customer question before the handoff and the bot's answers to it (None: bot
+    messages before the first question shown)."""
+
+    question: Message | None
+    answers: list[Message] = field(default_factory=list)
+
+
+def handoff_trail(*, conversation: Conversation, limit: int = 3) -> list[TrailTurn]:
+    """The last ``limit`` customer questions before the handoff and the bot's
+    answers to them, oldest first (one query): what the bot tried before a person
+    was needed. Empty for a conversation never handed off."""
+    if conversation.handed_off_at is None:
+        return []
+    before = conversation.messages.filter(
+        sender__in=[Message.Sender.CUSTOMER, Message.Sender.BOT], created_at__lte=conversation.handed_off_at
+    )
+    # The seq of the limit-th last question; 0 when there are fewer.
+    first_seq = before.filter(sender=Message.Sender.CUSTOMER).order_by("-seq").values("seq")[limit - 1 : limit]
+    turns: list[TrailTurn] = []
+    for message in before.filter(seq__gte=Coalesce(Subquery(first_seq), 0)).order_by("seq"):
+        if message.sender == Message.Sender.CUSTOMER:
+            turns.append(TrailTurn(question=message))
+        else:
+            if not turns:
+                turns.append(TrailTurn(question=None))
+            turns[-1].answers.append(message)
+    return turns
 
 
 # What an agent's reply is worth teaching the bot: the longest once a leading

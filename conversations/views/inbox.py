@@ -63,6 +63,18 @@ def _learn_defaults(*, conversation: Conversation, messages: list[Message]) -> d
     }
 
 
+def _panel_context(conversation: Conversation) -> dict:
+    """The customer panel: who this is, their other conversations, and what the bot
+    tried before handing off."""
+    attributes, attributes_more = selectors.customer_attributes(customer=conversation.customer)
+    return {
+        "attributes": attributes,
+        "attributes_more": attributes_more,
+        "past_conversations": selectors.customer_history(customer=conversation.customer, exclude=conversation.pk),
+        "handoff_trail": selectors.handoff_trail(conversation=conversation),
+    }
+
+
 @login_required
 @require_GET
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -84,6 +96,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "queue_position": selectors.queue_position(conversation=conversation),
             "learn": _learn_defaults(conversation=conversation, messages=messages),
             "entries": Entry.objects.order_by("title").values_list("external_id", "title"),
+            **_panel_context(conversation),
         },
     )
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from conversations import services
 from conversations.identity import customer_token_make, embed_user_hash
 from conversations.models import Conversation, Customer, EmbedSite, Message
-from tests.factories import ConversationFactory, MessageFactory
+from tests.factories import ConversationFactory, CustomerFactory, MessageFactory
 from tests.sessions import session_open
 
 pytestmark = pytest.mark.django_db
@@ -386,3 +386,70 @@ def test_teach_the_bot_without_a_real_answer_offers_the_handoff_question_and_no_
         "body": "",
     }
     assert "open" not in _learn_details(response)
+
+
+def _panel(response) -> str:
+    """The customer panel's HTML, as the agent's page renders it."""
+    page = response.content.decode()
+    return page[page.index('<aside class="customer-panel"') : page.index("</aside>")]
+
+
+def test_the_customer_panel_shows_who_it_is_their_past_conversations_and_what_the_bot_tried(agent, agent_client):
+    customer = CustomerFactory(
+        name="Vera Vip",
+        verified=True,
+        email="vera@example.com",
+        segment="vip",
+        language="de",
+        attributes={"plan": "pro"},
+    )
+    earlier = ConversationFactory(customer=customer, status=Conversation.Status.RESOLVED)
+    MessageFactory(conversation=earlier, seq=1)
+    services.message_post_from_customer(customer=customer, body="Where is my parcel?")
+    conversation = services.customer_request_handoff(customer=customer)
+    ConversationFactory(customer=CustomerFactory(), status=Conversation.Status.RESOLVED)  # someone else's
+    panel = _panel(agent_client.get(reverse("inbox-conversation", args=[conversation.pk])))
+    assert "Vera Vip" in panel and ">Verified</span>" in panel
+    assert "vera@example.com" in panel and 'data-testid="customer-segment">vip<' in panel
+    assert "<dt>plan</dt><dd>pro</dd>" in panel
+    assert panel.count('data-testid="past-conversation"') == 1
+    assert f'href="{reverse("inbox-conversation", args=[earlier.pk])}">#{earlier.pk}</a>' in panel
+    assert "Resolved by the bot" in panel and "1 message<" in panel
+    assert "Customer asked for a person" in panel and "Where is my parcel?" in panel
+
+
+def test_an_anonymous_visitor_has_a_panel_without_a_trail_or_history(agent_client):
+    conversation = ConversationFactory(customer=CustomerFactory(name=""))
+    panel = _panel(agent_client.get(reverse("inbox-conversation", args=[conversation.pk])))
+    assert "Anonymous visitor" in panel and ">Unverified</span>" in panel
+    assert "handoff-trail" not in panel and "past-conversation" not in panel
+
+
+def test_hostile_attributes_appear_as_text(agent_client):
+    hostile = '<script>alert("k")</script>'
+    customer = CustomerFactory(attributes={hostile: hostile, "nested": {"x": "<img src=x onerror=alert(1)>"}})
+    conversation = ConversationFactory(customer=customer)
+    panel = _panel(agent_client.get(reverse("inbox-conversation", args=[conversation.pk])))
+    assert "<script" not in panel and "<img" not in panel
+    assert "<dt>&lt;script&gt;alert(&quot;k&quot;)&lt;/script&gt;</dt>" in panel
+    assert "<dd>&lt;script&gt;alert(&quot;k&quot;)&lt;/script&gt;</dd>" in panel
+    assert "&lt;img src=x onerror=alert(1)&gt;" in panel
+
+
+def test_the_page_reads_the_panel_in_the_same_queries_however_long_the_history(agent, agent_client, customer):
+    def page_queries(conversation) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert agent_client.get(reverse("inbox-conversation", args=[conversation.pk])).status_code == 200
+        return len(captured)
+
+    first = ConversationFactory(customer=customer, status=Conversation.Status.RESOLVED)
+    current = ConversationFactory(customer=customer, pending=True)
+    page_queries(current)  # the session and the cached configuration read once
+    few = page_queries(current)
+    for _ in range(8):
+        past = ConversationFactory(
+            customer=customer, status=Conversation.Status.RESOLVED, assigned_agent=agent, handed_off_at=timezone.now()
+        )
+        MessageFactory.create_batch(3, conversation=past)
+    MessageFactory(conversation=first)
+    assert page_queries(current) == few
