@@ -1,7 +1,7 @@
 // SLA in the agents' pages: live countdowns and At risk / Breached badges, computed
 // here from each timer's at_risk_at and due_at (so they flip on time without a
 // round trip; sla.changed events from the server confirm them), priority pickers
-// (mouse, keyboard, keys 1-4 on a conversation), sorting the inbox by time to
+// (mouse and keyboard; keys.js binds keys 1-4 to them), sorting the inbox by time to
 // breach, and the notification bell. Text goes in with textContent only.
 import { subscribe } from "./hub.js";
 import { toast } from "./live.js";
@@ -231,15 +231,7 @@ function decoratePanel() {
   const hint = document.createElement("span");
   hint.className = "muted sla-hint";
   hint.textContent = "(keys 1-4)";
-  label.after(hint);
-  document.addEventListener("keydown", (e) => {
-    const target = e.target;
-    if (e.ctrlKey || e.metaKey || e.altKey || !["1", "2", "3", "4"].includes(e.key)) return;
-    if (target.closest("input, textarea, select, [contenteditable]")) return;
-    e.preventDefault();
-    select.value = e.key;
-    setPriority(panel.dataset.priorityUrl, Number(e.key), select);
-  });
+  label.after(hint); // keys.js binds them, through this picker
 }
 
 // --- Notifications ------------------------------------------------------------
