@@ -33,24 +33,60 @@ async function render() {
   const response = await fetch(`${root.dataset.listUrl}?view=${encodeURIComponent(view)}`, { headers: { Accept: "text/html" } });
   if (!response.ok) return;
   const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-  for (const id of ["inbox-tabs", "inbox-rows"]) {
-    const fresh = doc.getElementById(id), current = document.getElementById(id);
-    if (!fresh || !current) continue;
-    if (id === "inbox-tabs" && !root.dataset.view) {
-      // On a conversation page only the counts change.
-      for (const span of fresh.querySelectorAll("[data-count]")) {
-        const old = current.querySelector(`[data-count="${span.dataset.count}"]`);
-        if (old) old.textContent = span.textContent;
-      }
-    } else {
-      current.replaceWith(fresh);
-    }
+  const tabs = document.getElementById("inbox-tabs");
+  for (const span of doc.querySelectorAll("#inbox-tabs [data-count]")) {
+    const old = tabs?.querySelector(`[data-count="${span.dataset.count}"]`);
+    if (old && old.textContent !== span.textContent) old.textContent = span.textContent;
   }
+  const fresh = doc.getElementById("inbox-rows"), current = document.getElementById("inbox-rows");
+  if (fresh && current) updateRows(current, fresh);
   tickRelativeTimes();
   document.title = document.title.replace(/^\(\d+\) /, "");
   const pending = Number(document.querySelector('[data-count="pending"]')?.textContent || 0);
   if (pending) document.title = `(${pending}) ${document.title}`;
+  root.dispatchEvent(new CustomEvent("baton:parts", { bubbles: true, detail: { part: "inbox" } }));
 }
+
+// The server's HTML of each row as it was put in: other modules decorate rows (SLA
+// cells, priority pickers, the keyboard's selection), so the live DOM cannot be compared.
+const served = new WeakMap();
+
+// Rows are updated in place, by conversation id: only a row whose server HTML changed
+// is swapped, the header (with its sort button) and unchanged rows stay the same nodes.
+// Replacing the whole list on every event (at most once a second on a busy queue) lost
+// clicks that straddled a swap (mousedown on the old node, mouseup on the new one) and
+// closed open pickers.
+function updateRows(current, fresh) {
+  const body = current.querySelector("tbody"), freshBody = fresh.querySelector("tbody");
+  if (!body || !freshBody) {
+    // The empty state, or the first row or the last one: swap the whole part.
+    if (current.isEqualNode(fresh)) return;
+    current.replaceWith(fresh);
+    markServed();
+    return;
+  }
+  const existing = new Map([...body.querySelectorAll("tr[data-conversation]")].map((row) => [row.dataset.conversation, row]));
+  const wanted = [...freshBody.querySelectorAll("tr[data-conversation]")].map((row) => {
+    const html = row.outerHTML;
+    const kept = existing.get(row.dataset.conversation);
+    existing.delete(row.dataset.conversation);
+    if (kept && served.get(kept) === html) return kept;
+    const node = document.importNode(row, true);
+    served.set(node, html);
+    if (kept) kept.replaceWith(node);
+    return node;
+  });
+  for (const gone of existing.values()) gone.remove();
+  wanted.forEach((row, i) => {
+    if (body.children[i] !== row) body.insertBefore(row, body.children[i] || null);
+  });
+}
+
+function markServed() {
+  for (const row of document.querySelectorAll("#inbox-rows tr[data-conversation]")) served.set(row, row.outerHTML);
+}
+
+markServed();
 
 // The newest state version seen of each conversation: an older event arriving late
 // (from another process) toasts nothing.

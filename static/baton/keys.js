@@ -216,7 +216,7 @@ document.addEventListener("keydown", onKey);
 
 if (onInbox) {
   try { sessionStorage.setItem(VIEW_KEY, inbox.dataset.view); } catch { /* storage blocked: j/k use Pending */ }
-  new MutationObserver(reselect).observe(inbox, { childList: true });
+  inbox.addEventListener("baton:parts", reselect);
 }
 
 const opener = button_("Keyboard shortcuts (?)", "btn-link keys-open", "keys-open");

@@ -346,8 +346,9 @@ subscribe({
 
 const inbox = document.getElementById("inbox");
 if (inbox) {
-  // The inbox replaces its rows on every live event: decorate and fetch timers again.
-  new MutationObserver(() => { decorateRows(); reloadTimers(); }).observe(inbox, { childList: true });
+  // The inbox swaps rows that changed on live events: decorate them, fetch timers
+  // for what is shown now and keep the chosen order.
+  inbox.addEventListener("baton:parts", () => { decorateRows(); sortRows(); reloadTimers(); });
 }
 document.addEventListener("click", (e) => {
   if (!e.target.closest("#sla-sort")) return;

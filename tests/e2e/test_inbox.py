@@ -69,3 +69,57 @@ def test_waiting_since_ticks_on_without_a_reload(live_url, browser):
     expect(waiting).to_have_text("59 minutes ago")
     page.clock.fast_forward("01:00")
     expect(waiting).to_have_text("1 hour ago")
+
+
+# Counts the inbox's live updates (each ends with a baton:parts event on the list).
+COUNT_UPDATES = """
+window.listUpdates = 0;
+document.addEventListener("baton:parts", (e) => { if (e.detail?.part === "inbox") window.listUpdates += 1; });
+"""
+
+
+def test_a_live_update_swaps_only_the_rows_that_changed(live_url, browser):
+    """A click or an open picker on the list survives other conversations' events: the
+    header (with its sort button) and unchanged rows stay the very same nodes."""
+    UserFactory(username="alice", first_name="Alice")
+    quiet, busy = CustomerFactory(), CustomerFactory()
+    for customer in (quiet, busy):
+        services.customer_request_handoff(customer=customer)
+    context = browser.new_context()
+    context.add_init_script(COUNT_UPDATES)
+    page = context.new_page()
+    _login(page, live_url, "alice")
+    page.wait_for_function("() => window.listUpdates >= 1")  # the read on the socket's opening
+    quiet_id = quiet.conversations.get().pk
+    busy_id = busy.conversations.get().pk
+    page.evaluate(
+        """([quiet, busy]) => { window.kept = {
+            sort: document.getElementById("sla-sort"),
+            quiet: document.querySelector(`tr[data-conversation="${quiet}"]`),
+            busy: document.querySelector(`tr[data-conversation="${busy}"]`),
+        }; }""",
+        [quiet_id, busy_id],
+    )
+
+    def write():  # outside Playwright's thread: the broadcast bridges to the channel layer
+        try:
+            services.message_post_from_customer(customer=busy, body="Still waiting for my refund")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    thread.join(timeout=60)
+
+    busy_row = page.locator(f'#inbox-rows tr[data-conversation="{busy_id}"]')
+    expect(busy_row).to_contain_text("Still waiting for my refund")
+    same = page.evaluate(
+        """([quiet, busy]) => ({
+            sort: window.kept.sort === document.getElementById("sla-sort"),
+            quiet: window.kept.quiet === document.querySelector(`tr[data-conversation="${quiet}"]`),
+            busy: window.kept.busy === document.querySelector(`tr[data-conversation="${busy}"]`),
+        })""",
+        [quiet_id, busy_id],
+    )
+    assert same == {"sort": True, "quiet": True, "busy": False}
+    expect(page.locator("#inbox-rows tr[data-conversation]")).to_have_count(2)
