@@ -122,6 +122,29 @@ def _view_filter(view: str, user) -> Q:
     }[view]
 
 
+def inbox_view_of(*, conversation: Conversation, user) -> str:
+    """The inbox tab a conversation is listed under for this agent: the list pane
+    beside a conversation opened from a link (a toast, a search) shows its tab."""
+    status = Conversation.Status
+    if conversation.status == status.PENDING_HANDOFF:
+        return "pending"
+    if conversation.status == status.ASSIGNED:
+        return "mine" if conversation.assigned_agent_id == user.pk else "open"
+    return "resolved" if conversation.status == status.RESOLVED and conversation.handed_off_at else "pending"
+
+
+def last_customer_body(conversation_ref: str = "pk") -> Subquery:
+    """What the customer last said in the outer query's conversation: what an agent
+    scans the list and an offer card for. One subquery, however many rows."""
+    latest = Message.objects.filter(conversation=OuterRef(conversation_ref), sender=Message.Sender.CUSTOMER)
+    return Subquery(latest.order_by("-seq").values("body")[:1])
+
+
+def shortened(text: str | None, *, limit: int = 140) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def inbox_tabs(*, user) -> list[dict]:
     """Each inbox view with its count, in one query over the open conversations
     only (an index range, however many were ever resolved). Resolved has no
@@ -134,12 +157,10 @@ def inbox_tabs(*, user) -> list[dict]:
 
 
 def inbox_conversations(*, view: str, user, limit: int = 200) -> QuerySet[Conversation]:
-    # What the customer last said is what an agent scans the list for.
-    latest = Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER).order_by("-seq")
     qs = (
         Conversation.objects.filter(_view_filter(view, user))
         .select_related("customer", "assigned_agent")
-        .annotate(last_body=Subquery(latest.values("body")[:1]))
+        .annotate(last_body=last_customer_body())
     )
     if view == "resolved":
         return qs.order_by("-resolved_at", "-pk")[:limit]

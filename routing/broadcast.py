@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from conversations.broadcast import INBOX_GROUP, agent_group, send_many_on_commit, send_on_commit
 from conversations.models import Conversation, display_name
+from conversations.selectors import shortened
 from routing.models import AgentProfile, Offer
 
 
@@ -55,6 +56,7 @@ def offer_payload(offer: Offer, *, now: datetime) -> dict:
         "id": offer.pk,
         "conversation": conversation.pk,
         "customer": str(conversation.customer),
+        "question": shortened(offer.question),  # annotated by routing.selectors.with_question
         "priority": conversation.priority,
         "expires_at": offer.expires_at.isoformat(),
         "expires_in_ms": max(0, int((offer.expires_at - now).total_seconds() * 1000)),

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from conversations.models import Conversation
+from conversations.selectors import last_customer_body
 from core import config
 from knowledge.models import Entry
 from routing import queries
@@ -143,8 +144,13 @@ def agent_board(*, user) -> QuerySet[AgentProfile]:
     return qs if user.is_staff else qs.filter(user=user)
 
 
+def with_question(offers: QuerySet[Offer]) -> QuerySet[Offer]:
+    """Offers as their cards show them: the customer and what they last said."""
+    return offers.select_related("conversation__customer").annotate(question=last_customer_body("conversation_id"))
+
+
 def open_offers_for(*, user) -> QuerySet[Offer]:
-    return Offer.objects.filter(agent=user, state=Offer.State.OPEN).select_related("conversation__customer")
+    return with_question(Offer.objects.filter(agent=user, state=Offer.State.OPEN))
 
 
 def transfer_targets(*, exclude_user_id: int | None) -> tuple[list[AgentProfile], list[Skill]]:

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import broadcast, selectors, services
@@ -17,17 +18,20 @@ from knowledge import services as knowledge_services
 from knowledge.models import Entry
 
 
-def _view_name(request: HttpRequest) -> str:
-    view = request.GET.get("view", "pending")
+def _view_name(request: HttpRequest, *, default: str = "pending") -> str:
+    view = request.GET.get("view", default)
     if view not in selectors.INBOX_VIEWS:
         raise Http404("No such inbox view.")
     return view
 
 
-def _list_context(request: HttpRequest) -> dict:
-    view = _view_name(request)
+def _list_context(request: HttpRequest, *, view: str, open_id: int | None = None) -> dict:
+    """The list pane: the tabs, the view's conversations and which one the thread
+    pane shows (its row is marked, and the tabs keep it open)."""
     return {
         "view": view,
+        "open_id": open_id,
+        "tabs_url": reverse("inbox-conversation", args=[open_id]) if open_id else reverse("inbox"),
         "tabs": selectors.inbox_tabs(user=request.user),
         "conversations": selectors.inbox_conversations(view=view, user=request.user),
     }
@@ -36,14 +40,18 @@ def _list_context(request: HttpRequest) -> dict:
 @login_required
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    return render(request, "conversations/inbox.html", _list_context(request))
+    return render(request, "conversations/inbox.html", _list_context(request, view=_view_name(request)))
 
 
 @login_required
 @require_GET
 def inbox_list(request: HttpRequest) -> HttpResponse:
     """The list and the counts alone, re-fetched by the page on each live event."""
-    return render(request, "conversations/_inbox_list.html", _list_context(request))
+    open_id = request.GET.get("open", "")
+    if open_id and not open_id.isdigit():
+        raise Http404("No such conversation.")
+    context = _list_context(request, view=_view_name(request), open_id=int(open_id) if open_id else None)
+    return render(request, "conversations/_inbox_list.html", context)
 
 
 def _learn_defaults(*, conversation: Conversation, messages: list[Message]) -> dict:
@@ -90,7 +98,11 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timeline": [
                 broadcast.timeline_payload(e) for e in selectors.conversation_timeline(conversation=conversation)
             ],
-            "tabs": selectors.inbox_tabs(user=request.user),
+            **_list_context(
+                request,
+                view=_view_name(request, default=selectors.inbox_view_of(conversation=conversation, user=request.user)),
+                open_id=conversation.pk,
+            ),
             "is_mine": conversation.status == Conversation.Status.ASSIGNED
             and conversation.assigned_agent_id == request.user.pk,
             "queue_position": selectors.queue_position(conversation=conversation),

@@ -104,7 +104,7 @@ def _offers_make(*, plan: list[Placement], settings: RoutingSettings, now: datet
         ]
     )
     offers_by_id = {o.pk: o for o in offers}
-    for offer in Offer.objects.filter(pk__in=list(offers_by_id)).select_related("conversation__customer"):
+    for offer in selectors.with_question(Offer.objects.filter(pk__in=list(offers_by_id))):
         broadcast.notify_offer(offer, now=now)
     broadcast.notify_agents([rows[user_id].payload for user_id in users])
     conversation_broadcast.notify_queue_positions()  # still waiting, now for an answer: they learn their place

@@ -29,8 +29,9 @@ function refresh() {
 }
 
 async function render() {
-  const view = root.dataset.view || "pending";
-  const response = await fetch(`${root.dataset.listUrl}?view=${encodeURIComponent(view)}`, { headers: { Accept: "text/html" } });
+  const query = new URLSearchParams({ view: root.dataset.view || "pending" });
+  if (root.dataset.open) query.set("open", root.dataset.open); // the row the thread pane shows
+  const response = await fetch(`${root.dataset.listUrl}?${query}`, { headers: { Accept: "text/html" } });
   if (!response.ok) return;
   const doc = new DOMParser().parseFromString(await response.text(), "text/html");
   const tabs = document.getElementById("inbox-tabs");

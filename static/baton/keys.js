@@ -7,9 +7,7 @@ import { toast } from "./live.js";
 
 const inbox = document.getElementById("inbox");
 const conversation = document.getElementById("conversation");
-const onInbox = Boolean(inbox?.dataset.view); // a conversation page has the tabs with an empty view
-// The inbox tab the agent came from, for j/k on a conversation page.
-const VIEW_KEY = "baton.keys.view";
+const onInbox = Boolean(inbox) && !conversation; // a conversation page has the list pane beside it
 const RESOLVE_TEXT = "Resolve this conversation? The customer is told, and their next message goes to the bot.";
 
 function typingIn(target) {
@@ -41,7 +39,7 @@ function move(step) {
   select(all[at < 0 ? 0 : Math.min(Math.max(at + step, 0), all.length - 1)]);
 }
 
-// inbox.js replaces #inbox-rows on every live event: select the same conversation
+// inbox.js swaps rows that changed on live events: select the same conversation
 // again, or the row now where it was when it left the list (taken, resolved).
 function reselect() {
   if (selectedId === null) return;
@@ -60,17 +58,13 @@ function openSelected() {
 
 // --- Next / previous from a conversation page ---------------------------------------
 
-async function neighbour(step) {
-  let view = "pending";
-  try { view = sessionStorage.getItem(VIEW_KEY) || view; } catch { /* storage blocked: the default tab */ }
-  const response = await fetch(`${inbox.dataset.listUrl}?view=${encodeURIComponent(view)}`, { headers: { Accept: "text/html" } });
-  if (!response.ok) return;
-  const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-  const ids = [...doc.querySelectorAll("#inbox-rows tr[data-conversation]")].map((row) => row.dataset.conversation);
+// The list pane beside the thread is live: its rows are the list j/k walk.
+function neighbour(step) {
+  const ids = rows().map((row) => row.dataset.conversation);
   const at = ids.indexOf(conversation.dataset.id);
   // Not in the list any more (accepted from Pending, resolved): the list's first or last.
   const next = at < 0 ? ids.at(step > 0 ? 0 : -1) : ids[at + step];
-  if (next && next !== conversation.dataset.id) location.assign(`/inbox/c/${next}/`);
+  if (next && next !== conversation.dataset.id) location.assign(`/inbox/c/${next}/?view=${encodeURIComponent(inbox.dataset.view)}`);
   else toast(step > 0 ? "No next conversation in this list." : "No previous conversation in this list.");
 }
 
@@ -215,7 +209,6 @@ function onKey(e) {
 document.addEventListener("keydown", onKey);
 
 if (onInbox) {
-  try { sessionStorage.setItem(VIEW_KEY, inbox.dataset.view); } catch { /* storage blocked: j/k use Pending */ }
   inbox.addEventListener("baton:parts", reselect);
 }
 

@@ -83,6 +83,7 @@ function addOffer(offer, { fresh = true } = {}) {
   const card = el("div", { cls: "routing-offer", attrs: { "data-offer": String(offer.id), "data-testid": "offer", role: "alert" } });
   card.append(el("strong", { text: `Conversation #${offer.conversation}` }));
   card.append(el("span", { text: ` from ${offer.customer} (P${offer.priority}) is offered to you. ` }));
+  if (offer.question) card.append(el("p", { cls: "routing-offer-question", text: `“${offer.question}”`, attrs: { "data-testid": "offer-question" } }));
   const countdown = el("span", { cls: "routing-countdown", attrs: { "data-testid": "offer-countdown" } });
   card.append(countdown);
   const actions = el("div", { cls: "routing-offer-actions" });

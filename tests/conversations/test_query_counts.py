@@ -66,7 +66,8 @@ def test_routing_places_a_handoff_after_commit(agent, django_assert_num_queries,
     # round: the queue window, its skills, who was offered each before, the
     # candidates (4); in a savepoint (2), the conversation still pending and its
     # open offers, the profiles locked, the offered count raised, the offer
-    # inserted and read back, the decision and its event (8).
+    # inserted and read back (with the customer's last words for the card), the
+    # decision and its event (8).
     with django_assert_num_queries(pin(sqlite=14, postgresql=16)):
         for callback in callbacks:
             callback()

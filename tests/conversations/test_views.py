@@ -14,7 +14,7 @@ from django.utils import timezone
 from conversations import services
 from conversations.identity import customer_token_make, embed_user_hash
 from conversations.models import Conversation, Customer, EmbedSite, Message
-from tests.factories import ConversationFactory, CustomerFactory, MessageFactory
+from tests.factories import ConversationFactory, CustomerFactory, MessageFactory, UserFactory
 from tests.sessions import session_open
 
 pytestmark = pytest.mark.django_db
@@ -230,6 +230,43 @@ def test_inbox_pages_require_login(client, name):
     response = client.get(reverse(name))
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("query", ["view=nope", "open=abc", "open=-1", "open=1e3"])
+def test_the_list_refuses_an_unknown_view_or_a_malformed_open_id(agent_client, query):
+    assert agent_client.get(f"{reverse('inbox-list')}?{query}").status_code == 404
+
+
+def test_the_list_marks_the_open_conversation_and_its_links_keep_the_tab(agent_client):
+    shown, other = ConversationFactory(pending=True), ConversationFactory(pending=True)
+    html = agent_client.get(f"{reverse('inbox-list')}?view=pending&open={shown.pk}").content.decode()
+    assert f'<tr data-conversation="{shown.pk}" class="open">' in html
+    assert f'<tr data-conversation="{other.pk}">' in html
+    assert f'href="/inbox/c/{other.pk}/?view=pending"' in html
+    # The tabs keep the open conversation open.
+    assert f'href="/inbox/c/{shown.pk}/?view=mine"' in html
+
+
+@pytest.mark.parametrize(
+    ("status", "mine", "tab"),
+    [
+        (Conversation.Status.PENDING_HANDOFF, False, "pending"),
+        (Conversation.Status.ASSIGNED, True, "mine"),
+        (Conversation.Status.ASSIGNED, False, "open"),
+        (Conversation.Status.RESOLVED, False, "resolved"),
+    ],
+)
+def test_a_conversation_page_lists_the_tab_it_is_in(agent, agent_client, status, mine, tab):
+    other = UserFactory(username="other-agent")
+    conversation = ConversationFactory(
+        status=status,
+        assigned_agent=(agent if mine else other) if status == Conversation.Status.ASSIGNED else None,
+        handed_off_at=timezone.now(),
+    )
+    response = agent_client.get(reverse("inbox-conversation", args=[conversation.pk]))
+    assert response.context["view"] == tab
+    assert response.context["open_id"] == conversation.pk
+    assert agent_client.get(f"{reverse('inbox-conversation', args=[conversation.pk])}?view=x").status_code == 404
 
 
 def test_conversation_page_requires_login_and_404s_unknown_ids(client, agent_client):

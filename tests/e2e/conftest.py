@@ -82,3 +82,9 @@ def browser():
 def artifacts():
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def ticking(settings):
+    """The per-process routing timer on, as in production (the tests default it off)."""
+    settings.BATON_TIMERS_TICK_MS = 250

@@ -55,7 +55,7 @@ def test_a_conversation_handled_by_keyboard_alone(live_url, browser):
     expect(page.locator(SELECTED)).to_have_count(1)
 
     page.keyboard.press("Enter")
-    expect(page).to_have_url(f"{live_url}/inbox/c/{first.pk}/")
+    expect(page).to_have_url(f"{live_url}/inbox/c/{first.pk}/?view=pending")
     expect(page.get_by_test_id("accept")).to_be_visible()
     _keys_ready(page)
     page.keyboard.press("a")  # the accept form posts; the page comes back with the reply box
@@ -77,7 +77,7 @@ def test_a_conversation_handled_by_keyboard_alone(live_url, browser):
     page.keyboard.press("Escape")
     expect(reply).not_to_be_focused()
 
-    expect(page.get_by_test_id("priority-select")).to_be_visible()
+    expect(page.locator("#sla-panel").get_by_test_id("priority-select")).to_be_visible()
     page.keyboard.press("2")
     expect(page.get_by_test_id("conversation-meta").locator(".prio")).to_have_text("P2")
 
@@ -140,10 +140,10 @@ def test_j_and_k_follow_the_inbox_tab_and_the_selection_outlives_a_live_render(l
     # On a conversation page, j and k open the neighbours in the Pending list it came from.
     page.keyboard.press("k")
     page.keyboard.press("o")
-    expect(page).to_have_url(f"{live_url}/inbox/c/{first.pk}/")
+    expect(page).to_have_url(f"{live_url}/inbox/c/{first.pk}/?view=pending")
     _keys_ready(page)
     page.keyboard.press("j")
-    expect(page).to_have_url(f"{live_url}/inbox/c/{second.pk}/")
+    expect(page).to_have_url(f"{live_url}/inbox/c/{second.pk}/?view=pending")
     _keys_ready(page)
     page.keyboard.press("k")
-    expect(page).to_have_url(f"{live_url}/inbox/c/{first.pk}/")
+    expect(page).to_have_url(f"{live_url}/inbox/c/{first.pk}/?view=pending")

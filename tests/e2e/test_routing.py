@@ -15,12 +15,6 @@ from tests.factories import ConversationFactory, CustomerFactory, UserFactory
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def ticking(settings):
-    """The per-process routing timer on, as in production (the tests default it off)."""
-    settings.BATON_TIMERS_TICK_MS = 250
-
-
 def _online(page, name):
     expect(page.locator("#routing-agents tr", has_text=name)).to_have_count(1)  # the board has loaded
     page.get_by_test_id("presence-select").select_option("online")

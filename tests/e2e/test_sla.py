@@ -85,7 +85,9 @@ def test_a_p1_countdown_turns_at_risk_then_breached_and_rings_the_admins_bell(li
     expect(page.locator('#timeline [data-kind="sla.breached"]')).to_have_count(1, timeout=10_000)
     # Keys 1-4 set the priority; the change is on the timeline at once.
     page.locator("body").press("2")
-    expect(page.get_by_test_id("priority-select")).to_have_value("2")
+    expect(page.locator("#sla-panel").get_by_test_id("priority-select")).to_have_value("2")
+    # The list pane beside the thread follows.
+    expect(page.locator("#inbox-rows tr.open").get_by_test_id("priority-select")).to_have_value("2")
     expect(page.get_by_test_id("conversation-meta").locator(".prio")).to_have_text("P2")
     expect(page.locator('#timeline [data-kind="priority.changed"]').last).to_contain_text("Priority P1 → P2 (Ada)")
     page.screenshot(path=artifacts / "sla-conversation.png")
