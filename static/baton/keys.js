@@ -2,7 +2,7 @@
 // Zendesk, never while typing in a field nor with Ctrl/Meta/Alt held (the browser's
 // and the system's shortcuts stay theirs). Keys only click or focus what the page
 // already shows, so the server's rules and the forms' write paths stay the only ones.
-// Search is not bound: the app has none yet, and the overlay lists only keys that act.
+// "/" opens search: the inbox's search box, or the search page from a conversation.
 import { toast } from "./live.js";
 
 const inbox = document.getElementById("inbox");
@@ -128,6 +128,17 @@ function priority(key) {
   return true;
 }
 
+// The inbox's own box takes the focus; a page without one goes to the search page.
+function openSearch() {
+  const box = document.querySelector("[data-search-box]");
+  if (visible(box)) {
+    box.focus();
+    box.select();
+  } else {
+    location.assign("/inbox/search/");
+  }
+}
+
 // --- The bindings and their overlay ------------------------------------------------------
 
 const BINDINGS = [
@@ -143,6 +154,7 @@ const BINDINGS = [
         { keys: ["1", "2", "3", "4"], text: "Set the priority P1–P4", run: priority },
       ]
     : []),
+  { keys: ["/"], text: "Search conversations", run: openSearch },
   { keys: ["?"], text: "Show these shortcuts", run: () => help() },
 ];
 const byKey = new Map(BINDINGS.flatMap((b) => b.keys.map((k) => [k, b])));
