@@ -132,16 +132,16 @@ class Filters:
 # --- The search ----------------------------------------------------------------------------
 
 
-def _fallback_match(terms: Terms, prefix: str = "") -> tuple[Q, Q]:
+def _fallback_match(terms: Terms) -> tuple[Q, Q]:
     """(message match, customer match) for SQLite: each required phrase in the body
     (or in one of the customer's fields), no excluded one."""
     message, customer = Q(), Q()
     fields = ("name", "email", "external_id")
     for phrase in terms.required:
-        message &= Q(**{f"{prefix}body__icontains": phrase})
+        message &= Q(**{"body__icontains": phrase})
         customer &= Q(*[Q(**{f"{f}__icontains": phrase}) for f in fields], _connector=Q.OR)
     for phrase in terms.excluded:
-        message &= ~Q(**{f"{prefix}body__icontains": phrase})
+        message &= ~Q(**{"body__icontains": phrase})
         customer &= ~Q(*[Q(**{f"{f}__icontains": phrase}) for f in fields], _connector=Q.OR)
     return message, customer
 
