@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations.views import chat, inbox
+from conversations.views import chat, inbox, search
 
 urlpatterns = [
     path("chat/", chat.chat_page, name="chat"),
@@ -9,6 +9,7 @@ urlpatterns = [
     path("chat/history/", chat.chat_history, name="chat-history"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/list/", inbox.inbox_list, name="inbox-list"),
+    path("inbox/search/", search.inbox_search, name="inbox-search"),
     path("inbox/c/<int:pk>/", inbox.conversation_detail, name="inbox-conversation"),
     path("inbox/c/<int:pk>/reply/", inbox.conversation_reply, name="inbox-reply"),
     path("inbox/c/<int:pk>/resolve/", inbox.conversation_resolve, name="inbox-resolve"),

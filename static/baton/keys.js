@@ -2,7 +2,7 @@
 // Zendesk, never while typing in a field nor with Ctrl/Meta/Alt held (the browser's
 // and the system's shortcuts stay theirs). Keys only click or focus what the page
 // already shows, so the server's rules and the forms' write paths stay the only ones.
-// Search is not bound: the app has none yet, and the overlay lists only keys that act.
+// "/" opens search: the list pane's search box, or the search page where none is shown.
 import { toast } from "./live.js";
 
 const inbox = document.getElementById("inbox");
@@ -122,6 +122,17 @@ function priority(key) {
   return true;
 }
 
+// The list pane's box takes the focus; where it is hidden (a phone's conversation page) the search page.
+function openSearch() {
+  const box = document.querySelector("[data-search-box]");
+  if (visible(box)) {
+    box.focus();
+    box.select();
+  } else {
+    location.assign("/inbox/search/");
+  }
+}
+
 // --- The bindings and their overlay ------------------------------------------------------
 
 const BINDINGS = [
@@ -137,6 +148,7 @@ const BINDINGS = [
         { keys: ["1", "2", "3", "4"], text: "Set the priority P1–P4", run: priority },
       ]
     : []),
+  { keys: ["/"], text: "Search conversations", run: openSearch },
   { keys: ["?"], text: "Show these shortcuts", run: () => help() },
 ];
 const byKey = new Map(BINDINGS.flatMap((b) => b.keys.map((k) => [k, b])));
