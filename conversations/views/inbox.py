@@ -90,6 +90,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timeline": [
                 broadcast.timeline_payload(e) for e in selectors.conversation_timeline(conversation=conversation)
             ],
+            "notes": [broadcast.note_payload(n) for n in selectors.conversation_notes(conversation=conversation)],
             "tabs": selectors.inbox_tabs(user=request.user),
             "is_mine": conversation.status == Conversation.Status.ASSIGNED
             and conversation.assigned_agent_id == request.user.pk,
