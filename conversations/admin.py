@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from conversations.models import BotTurn, Conversation, ConversationEvent, Customer, EmbedSite, Message
+from conversations.models import BotTurn, Conversation, ConversationEvent, Customer, EmbedSite, Message, Note
 
 
 @admin.register(Customer)
@@ -46,6 +46,19 @@ class EventInline(admin.TabularInline):
         return False  # recorded by the services that act on the conversation
 
 
+class NoteInline(admin.TabularInline):
+    model = Note
+    fields = ["created_at", "author", "body", "after_seq"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["created_at", "pk"]
+    verbose_name = "internal note"
+
+    def has_add_permission(self, request, obj=None):
+        return False  # written on the conversation page, where they are pushed and mentions notified
+
+
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_display = [
@@ -80,7 +93,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "resolved_at",
         "updated_at",
     ]
-    inlines = [MessageInline, EventInline]
+    inlines = [MessageInline, NoteInline, EventInline]
 
 
 @admin.register(Message)
@@ -106,6 +119,27 @@ class MessageAdmin(admin.ModelAdmin):
         return obj.body[:80]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Note)
+class NoteAdmin(admin.ModelAdmin):
+    """Read-only: a note is written on the conversation page, where it is pushed
+    and its mentions notified."""
+
+    list_display = ["conversation", "author", "short_body", "created_at"]
+    search_fields = ["body", "conversation__pk"]
+    list_select_related = ["conversation", "author"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Body")
+    def short_body(self, obj):
+        return obj.body[:80]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from conversations import queries
 from conversations.markdown import markdown_html
-from conversations.models import Conversation, ConversationEvent, Message, display_name
+from conversations.models import Conversation, ConversationEvent, Message, Note, display_name
 from core import outbox
 from core.db import on_commit_once
 
@@ -83,6 +83,32 @@ def timeline_payload(event: ConversationEvent) -> dict:
         "data": event.data,
         "created_at": event.created_at.isoformat(),
     }
+
+
+def note_payload(note: Note, *, mentioned: list | None = None) -> dict:
+    """The wire form of an internal note, for agents' pages only. ``mentioned``:
+    the users it mentions, when the caller has them (else read from the note)."""
+    author = note.author
+    users = mentioned if mentioned is not None else list(note.mentions.all())
+    return {
+        "id": note.pk,
+        "conversation": note.conversation_id,
+        "author": display_name(author),
+        "author_id": author.pk,
+        "body": note.body,
+        "after_seq": note.after_seq,
+        "mentions": [{"id": u.pk, "username": u.get_username(), "name": display_name(u)} for u in users],
+        "client_id": note.client_id,
+        "created_at": note.created_at.isoformat(),
+    }
+
+
+def notify_note(note: Note, *, mentioned: list) -> None:
+    """To the agents watching the conversation, only: no customer socket joins its group."""
+    send_on_commit(
+        [conversation_group(note.conversation_id)],
+        {"type": "conversation.note", "note": note_payload(note, mentioned=mentioned)},
+    )
 
 
 def conversation_payload(conversation: Conversation, *, queue_position: int | None = None) -> dict:

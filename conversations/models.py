@@ -269,3 +269,38 @@ class ConversationEvent(models.Model):
 
     def __str__(self):
         return f"{self.kind} on conversation {self.conversation_id}"
+
+
+class Note(models.Model):
+    """An agent's internal note on a conversation, for the team only.
+
+    A table of its own, not a kind of Message, so "never shown to the customer"
+    holds by construction: every path that shows a customer anything (the chat's
+    history, its socket and catch-up, the export, the bot's context, "Teach the
+    bot") reads Message, and none can forget a filter. A note takes no sequence
+    number and changes nothing on its conversation (status, SLA timers, seq).
+    """
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    # The conversation's last message when the note was written: the thread draws it after that one.
+    after_seq = models.PositiveIntegerField(default=0)
+    # The agents the note @mentions (by id: renaming one keeps the mention), each once.
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in_notes")
+    # The sending browser's id for the note: sent again after a reconnect, it finds this one.
+    client_id = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["conversation", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"], condition=~Q(client_id=""), name="note_client_id_unique"
+            ),
+            models.CheckConstraint(condition=~Q(body=""), name="note_body_not_empty"),
+        ]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="note_conversation_time_idx")]
+
+    def __str__(self):
+        return f"Note by {self.author_id} on conversation {self.conversation_id}"

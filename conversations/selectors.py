@@ -6,12 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.contrib.auth import get_user_model
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from conversations.identity import Visitor
-from conversations.models import Conversation, ConversationEvent, Customer, EmbedSite, Message, display_name
+from conversations.models import Conversation, ConversationEvent, Customer, EmbedSite, Message, Note, display_name
 from core import config
+
+# The notes a conversation page draws and a sync replays: the latest, if ever more.
+NOTES_SHOWN = 500
+MENTION_SUGGESTIONS = 8
 
 INBOX_VIEWS = {
     "pending": "Pending handoff",
@@ -169,6 +174,28 @@ def inbox_conversations(*, view: str, user, limit: int = 200) -> QuerySet[Conver
 
 def conversation_timeline(*, conversation: Conversation, after_id: int = 0) -> list[ConversationEvent]:
     return list(conversation.events.filter(pk__gt=after_id).select_related("actor").order_by("created_at", "pk"))
+
+
+def conversation_notes(*, conversation: Conversation, limit: int = NOTES_SHOWN) -> list[Note]:
+    """The conversation's internal notes, oldest first, with authors and mentions
+    (three queries however many)."""
+    latest = (
+        Note.objects.filter(conversation=conversation)
+        .select_related("author")
+        .prefetch_related(Prefetch("mentions", queryset=get_user_model().objects.order_by("pk")))
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return list(reversed(latest))
+
+
+def mention_candidates(*, query: str, limit: int = MENTION_SUGGESTIONS) -> list:
+    """Active agents whose username or first name starts with ``query`` (what
+    follows the @ typed in a note), usernames first."""
+    query = query.strip()[:150]
+    users = get_user_model().objects.filter(is_active=True)
+    if query:
+        users = users.filter(Q(username__istartswith=query) | Q(first_name__istartswith=query))
+    return list(users.order_by("username")[:limit])
 
 
 @dataclass

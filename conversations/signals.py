@@ -18,6 +18,8 @@ agent_replied = Signal()
 conversation_resolved = Signal()
 # conversation (priority already changed), old, new, actor (a user or None), rule (a rule's name or "").
 conversation_priority_changed = Signal()
+# note: an agent's internal note, stored; mentioned: the users it notifies (active, not its author, each once).
+note_added = Signal()
 # user, channel_name: an agent's inbox page connected or disconnected (presence).
 inbox_connected = Signal()
 inbox_disconnected = Signal()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations.views import chat, inbox, search
+from conversations.views import chat, inbox, notes, search
 
 urlpatterns = [
     path("chat/", chat.chat_page, name="chat"),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("inbox/c/<int:pk>/reply/", inbox.conversation_reply, name="inbox-reply"),
     path("inbox/c/<int:pk>/resolve/", inbox.conversation_resolve, name="inbox-resolve"),
     path("inbox/c/<int:pk>/learn/", inbox.conversation_learn, name="inbox-learn"),
+    path("inbox/c/<int:pk>/notes/", notes.note_add, name="inbox-note"),
+    path("inbox/mentions/", notes.mention_suggest, name="inbox-mentions"),
 ]

@@ -12,9 +12,10 @@ from django.db import transaction
 
 from analytics.models import HandoffQuestion
 from conversations import broadcast
-from conversations.models import BotTurn, Conversation, Customer, Message
+from conversations.models import BotTurn, Conversation, Customer, Message, Note
 from knowledge import services as knowledge_services
 from knowledge.models import EvalCase
+from sla.models import Notification
 
 # What an erased message body or question reads as.
 REDACTED = "[erased]"
@@ -38,6 +39,9 @@ def customer_erase(*, customer: Customer) -> Customer:
     Conversation.objects.filter(pk__in=ids).update(customer=stand_in)
     # System messages are Baton's own words ("Alice joined"); everything else may quote the customer.
     Message.objects.filter(conversation__in=ids).exclude(sender=Message.Sender.SYSTEM).update(body=REDACTED)
+    # Agents' notes may quote or describe the customer, and so may the bell entries of their mentions.
+    Note.objects.filter(conversation__in=ids).update(body=REDACTED)
+    Notification.objects.filter(note__conversation__in=ids).update(body=REDACTED)
     BotTurn.objects.filter(conversation__in=ids).delete()
     HandoffQuestion.objects.filter(conversation__in=ids).update(text=REDACTED)
     _taught_questions_forget(conversation_ids=ids)

@@ -17,4 +17,5 @@ class SlaConfig(AppConfig):
         signals.conversation_priority_changed.connect(receivers.on_priority_changed, dispatch_uid="sla.priority")
         signals.agent_replied.connect(receivers.on_agent_replied, dispatch_uid="sla.replied")
         signals.conversation_resolved.connect(receivers.on_resolved, dispatch_uid="sla.resolved")
+        signals.note_added.connect(receivers.on_note_added, dispatch_uid="sla.mentions")
         timers.every("sla-sweep")(services.sla_sweep)

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from conversations.models import Conversation
+from conversations.models import Conversation, Note
 from sla.timing import Calendar
 
 PRIORITY_CHOICES = Conversation.Priority.choices
@@ -204,6 +204,7 @@ class Notification(models.Model):
 
     class Kind(models.TextChoices):
         SLA_BREACH = "sla_breach", "SLA breach"
+        MENTION = "mention", "Mention"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -215,6 +216,8 @@ class Notification(models.Model):
     )
     # The breach it announces: at most one notification per breach and user.
     breach = models.ForeignKey(Breach, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications")
+    # The note that @mentions the user: at most one notification per note and user.
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications")
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -222,6 +225,9 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["breach", "user"], condition=Q(breach__isnull=False), name="notification_once_per_breach"
+            ),
+            models.UniqueConstraint(
+                fields=["note", "user"], condition=Q(note__isnull=False), name="notification_once_per_mention"
             ),
         ]
         indexes = [

@@ -27,3 +27,7 @@ def on_agent_replied(sender, *, conversation, first_reply, **kwargs):
 def on_resolved(sender, *, conversation, **kwargs):
     # Resolved without any reply: nothing is owed any more, so first response stops too.
     services.timers_stop(conversation=conversation, kinds=list(SLATimer.Kind), now=timezone.now())
+
+
+def on_note_added(sender, *, note, mentioned, **kwargs):
+    services.mentions_notify(note=note, users=mentioned, now=timezone.now())

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 
 from conversations import services as conversation_services
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, Note, display_name
 from knowledge.models import Entry
 from sla import broadcast, queries, selectors
 from sla.models import Breach, Notification, PriorityRule, SLATimer
@@ -27,6 +27,8 @@ Kind = SLATimer.Kind
 OPEN = list(SLATimer.OPEN_STATES)
 # Timers one sweep transaction handles; a catch-up loops over batches.
 SWEEP_BATCH = 5000
+# How much of a note its mention's bell entry quotes.
+MENTION_EXCERPT = 200
 
 
 def _when(value: datetime) -> str:
@@ -320,6 +322,36 @@ def notifications_mark_read(*, user, ids: list[int] | None, now: datetime) -> in
     marked = qs.update(read_at=now)
     broadcast.notify_read(user_id=user.pk, unread=selectors.notifications_unread_count(user=user))
     return marked
+
+
+@transaction.atomic
+def mentions_notify(*, note: Note, users: list, now: datetime) -> list[Notification]:
+    """One bell entry for each user a note mentions (``note_added``'s ``mentioned``:
+    active, not its author), pushed live on commit; the unique constraint on
+    (note, user) keeps it to one each, however often this runs."""
+    if not users:
+        return []
+    author = display_name(note.author)
+    excerpt = note.body if len(note.body) <= MENTION_EXCERPT else note.body[: MENTION_EXCERPT - 1].rstrip() + "…"
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                user_id=user.pk,
+                kind=Notification.Kind.MENTION,
+                title=f"{author} mentioned you on conversation #{note.conversation_id}"[:200],
+                body=excerpt,
+                url=f"/inbox/c/{note.conversation_id}/",
+                conversation_id=note.conversation_id,
+                note=note,
+                created_at=now,
+            )
+            for user in users
+        ],
+        ignore_conflicts=True,
+    )
+    created = list(Notification.objects.filter(note=note, created_at=now).order_by("pk"))
+    broadcast.notify_notifications(created)
+    return created
 
 
 # --- Priority rules -----------------------------------------------------------

@@ -28,8 +28,9 @@ def test_every_model_of_ours_is_registered():
             assert (app, model._meta.model_name) in registered, model
 
 
-def test_admin_pages_render(admin_client, customer):
-    services.message_post_from_customer(customer=customer, body="hello <b>there</b>")
+def test_admin_pages_render(admin_client, customer, agent):
+    message = services.message_post_from_customer(customer=customer, body="hello <b>there</b>")
+    services.note_add(conversation_id=message.conversation_id, author=agent, body="a note <b>for the team</b>")
     entries_upsert(entries=[EntryData("reset-password", "Reset your password", "Use the link.", ("forgot it",))])
     for model in admin.site._registry:
         if model._meta.app_label not in {"conversations", "knowledge", "canned"}:
@@ -70,3 +71,16 @@ def test_editing_an_entry_in_admin_re_embeds_it(admin_client):
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert list(Chunk.objects.filter(kind="question").values_list("text", flat=True)) == ["I cannot log in"]
     assert Entry.objects.get().url == "https://help.example.com/reset"
+
+
+def test_a_conversations_notes_show_read_only_in_its_admin_page(admin_client, customer, agent):
+    message = services.message_post_from_customer(customer=customer, body="hello")
+    note = services.note_add(conversation_id=message.conversation_id, author=agent, body="Refund <b>approved</b>")
+    page = admin_client.get(reverse("admin:conversations_conversation_change", args=[message.conversation_id]))
+    html = page.content.decode()
+    assert "Refund &lt;b&gt;approved&lt;/b&gt;" in html and "Internal notes" in html
+    assert 'name="notes-0-body"' not in html  # shown, not editable
+    change = admin_client.post(reverse("admin:conversations_note_change", args=[note.pk]), {"body": "changed"})
+    assert change.status_code == 403
+    note.refresh_from_db()
+    assert note.body == "Refund <b>approved</b>"

@@ -42,7 +42,8 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
     """An agent page's one socket (static/baton/hub.js): every conversation state
     change, for live lists and toasts, the events and frames of the apps above
     (presence, offers, notifications), and the one conversation the page shows
-    (``watch``): its messages and timeline, live and replayed, and replies to it.
+    (``watch``): its messages, timeline and internal notes, live and replayed,
+    and replies and notes to it.
     While it shows a conversation it does not hear the list's stream of other
     conversations' messages (``broadcast.INBOX_MESSAGES_GROUP``).
 
@@ -169,7 +170,9 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
 
     async def on_sync(self, content):
         """Replay the watched conversation after the client's cursors (``after_seq``
-        for messages, ``after_event`` for the timeline), then where the replay ended."""
+        for messages, ``after_event`` for the timeline), and its notes, then where
+        the replay ended. Notes are replayed whole (they are few, and ids committed
+        out of order would make an id cursor skip one); the page drops those it has."""
         after_seq = _int_field(content, "after_seq") or 0
         after_event = _int_field(content, "after_event") or 0
         frames = await self.run_frame(
@@ -185,6 +188,10 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
         frames += [
             {"type": "conversation.timeline", "event": broadcast.timeline_payload(e)}
             for e in selectors.conversation_timeline(conversation=conversation, after_id=after_event)
+        ]
+        frames += [
+            {"type": "conversation.note", "note": broadcast.note_payload(n)}
+            for n in selectors.conversation_notes(conversation=conversation)
         ]
         frames.append(
             {"type": "sync.done", "conversation": conversation.pk, "seq": messages[-1].seq if messages else after_seq}
@@ -208,6 +215,24 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
                 client_id=client_id,
             ),
         )
+
+    async def on_note(self, content):
+        """An internal note on the conversation the frame names: any agent, open or
+        resolved (``services.note_add``); acknowledged with the stored note."""
+        client_id = content.get("client_id")
+
+        def store():
+            note = services.note_add(
+                conversation_id=_int_field(content, "conversation") or 0,
+                author=self.user,
+                body=content.get("body"),
+                client_id=client_id,
+            )
+            return broadcast.note_payload(note)
+
+        payload = await self.run_frame(store, content)
+        if payload is not None:
+            await self.send_json({"type": "note.ack", "client_id": client_id, "id": payload["id"], "note": payload})
 
 
 def _conversation(pk: int) -> Conversation | None:

@@ -1,6 +1,6 @@
 """The write path of the conversations app: one function per domain action, in
 one module per subject (customers, messages, the bot's turns, handoff,
-assignment, the timeline, priority, resolve). ``from conversations import
+assignment, the timeline, internal notes, priority, resolve). ``from conversations import
 services`` and ``services.<name>`` reach every one of them.
 
 Each validates, locks what it changes, writes, and schedules its broadcasts on
@@ -40,6 +40,7 @@ from conversations.services.messages import (
     message_post_from_agent,
     message_post_from_customer,
 )
+from conversations.services.notes import mention_names, note_add, note_body_clean
 from conversations.services.priority import conversation_priority_set
 from conversations.services.resolve import conversation_resolve, handoff_question
 from conversations.services.timeline import timeline_record, timeline_record_many
@@ -73,9 +74,12 @@ __all__ = [
     "customer_typing",
     "display_name_clean",
     "handoff_question",
+    "mention_names",
     "message_body_clean",
     "message_post_from_agent",
     "message_post_from_customer",
+    "note_add",
+    "note_body_clean",
     "timeline_record",
     "timeline_record_many",
 ]

@@ -103,6 +103,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 view=_view_name(request, default=selectors.inbox_view_of(conversation=conversation, user=request.user)),
                 open_id=conversation.pk,
             ),
+            "notes": [broadcast.note_payload(n) for n in selectors.conversation_notes(conversation=conversation)],
             "is_mine": conversation.status == Conversation.Status.ASSIGNED
             and conversation.assigned_agent_id == request.user.pk,
             "queue_position": selectors.queue_position(conversation=conversation),

@@ -331,7 +331,7 @@ function onEvent(event) {
   } else if (event.type === "notification.new") {
     const fresh = addNotifications(event.notifications, { prepend: true });
     setUnread(event.unread);
-    for (const n of fresh) toast(n.title, { kind: "breach", href: n.url });
+    for (const n of fresh) toast(n.title, { kind: n.kind === "mention" ? "mention" : "breach", href: n.url });
   } else if (event.type === "notification.read") {
     setUnread(event.unread);
   }

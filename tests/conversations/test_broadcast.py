@@ -1,8 +1,9 @@
-"""conversations.broadcast: the wire form of messages."""
+"""conversations.broadcast: the wire form of messages and notes, and where notes go."""
 
 import pytest
 
-from conversations.broadcast import message_payload
+from conversations import services
+from conversations.broadcast import customer_group, message_payload
 from conversations.models import Message
 from tests.factories import ConversationFactory, MessageFactory, UserFactory
 
@@ -30,3 +31,34 @@ def test_everyone_elses_words_stay_plain_text(sender):
     payload = message_payload(MessageFactory(conversation=conversation, sender=sender, agent=agent, body=MARKDOWN))
     assert payload["body"] == MARKDOWN
     assert "body_html" not in payload
+
+
+def test_a_note_goes_to_the_agents_watching_its_conversation_only(
+    agent, other_agent, django_capture_on_commit_callbacks, layer_listener
+):
+    conversation = ConversationFactory()
+    customers, watchers = customer_group(conversation.customer_id), f"conversation.{conversation.pk}"
+    channels = layer_listener.listen(customers, watchers, "inbox")
+    with django_capture_on_commit_callbacks(execute=True):
+        note = services.note_add(conversation_id=conversation.pk, author=agent, body="@bob <b>careful</b>")
+    [event] = layer_listener.receive(channels[watchers], 1)
+    assert event == {
+        "type": "conversation.note",
+        "note": {
+            "id": note.pk,
+            "conversation": conversation.pk,
+            "author": "Alice",
+            "author_id": agent.pk,
+            "body": "@bob <b>careful</b>",
+            "after_seq": 0,
+            "mentions": [{"id": other_agent.pk, "username": "bob", "name": "Bob"}],
+            "client_id": "",
+            "created_at": note.created_at.isoformat(),
+        },
+    }
+    assert layer_listener.nothing_for(channels["inbox"], 0.2)  # not the list's either
+    # A message sent after it reaches the customer first: the note never went their way.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_post_from_customer(customer=conversation.customer, body="hello?")
+    [first] = layer_listener.receive(channels[customers], 1)
+    assert first["type"] == "conversation.message" and first["message"]["body"] == "hello?"

@@ -64,6 +64,8 @@ def test_the_inbox_and_an_assigned_conversation(live_url, browser):
             services.customer_request_handoff(customer=CustomerFactory(name="Pat Pending"))
             handed_off["mine"] = services.customer_request_handoff(customer=CustomerFactory(name="Ann Assigned"))
             conversation_take(conversation_id=handed_off["mine"].pk, agent=alice)
+            UserFactory(username="bob", first_name="Bob")
+            services.note_add(conversation_id=handed_off["mine"].pk, author=alice, body="@bob an internal note")
         finally:
             connection.close()
 
@@ -90,6 +92,11 @@ def test_the_inbox_and_an_assigned_conversation(live_url, browser):
     expect(page.get_by_label("Reply")).to_be_visible()
     expect(page.get_by_test_id("timeline").locator("li")).not_to_have_count(0)
     expect(page.get_by_test_id("sla-first_response")).to_be_visible()
+    expect(page.get_by_test_id("note")).to_be_visible()
+    _assert_clean(page)
+    # The note box's @mention list, open.
+    page.get_by_test_id("note-body").press_sequentially("@b")
+    expect(page.get_by_test_id("mention-option")).to_have_count(1)
     _assert_clean(page)
 
 

@@ -4,7 +4,8 @@ nothing runs, nothing is injected, and what was written reads as written.
 The corpus (tests/xss_corpus.py) goes in through the real write paths: customer
 names and traits (the embed path), customer messages, agent names and replies,
 knowledge-base titles and bodies (the importer's service), handoff questions and
-sources, SLA policy names and breaches. Then an admin and a customer look at it in
+sources, SLA policy names and breaches, agents' internal notes and the mentions
+they ring. Then an admin and a customer look at it in
 Chromium: the chat (history and live), the inbox's tabs, conversation pages (with
 live messages), the analytics dashboard and breach list, and Django admin.
 """
@@ -201,6 +202,8 @@ def _seed(admin_user, mallory):
     services.conversation_accept(conversation_id=conversation.pk, agent=mallory)
     for p in PAYLOADS:
         services.message_post_from_agent(conversation_id=conversation.pk, agent=mallory, body=p.text)
+    for p in PAYLOADS:  # internal notes, each mentioning the admin, whose bell quotes it
+        services.note_add(conversation_id=conversation.pk, author=mallory, body=f"@admin note {p.id}: {p.text}")
     # Breach rows: every open timer missed, its deadline two days back, so the
     # breaches fall inside the report's period whatever the time of day (a
     # deadline after midnight in the admin's zone would be tomorrow's: not shown).
@@ -274,6 +277,7 @@ def test_the_corpus_is_shown_as_text_everywhere_and_never_runs(live_url, browser
     )
     expect(agent_said).to_have_count(2 * len(PAYLOADS))
     customer.check(verbatim=texts)
+    assert "@admin note" not in customer.page.evaluate("document.body.innerText")  # agents' notes stay theirs
 
     # The admin: the inbox's tabs, conversation pages, analytics, Django admin.
     staff = Watch(browser, viewport={"width": 1280, "height": 900})
@@ -294,9 +298,15 @@ def test_the_corpus_is_shown_as_text_everywhere_and_never_runs(live_url, browser
     staff.visit(f"{live_url}/inbox/c/{chat_conversation.pk}/")
     said = staff.page.locator("#messages [data-testid=msg-customer]")
     expect(said).to_have_count(len(PAYLOADS) + 1)
-    staff.check(verbatim=texts)
+    notes = staff.page.locator("#messages [data-testid=note]")
+    expect(notes).to_have_count(len(PAYLOADS))
+    staff.check(verbatim=[*texts, *(f"@admin note {p.id}: {p.text}" for p in PAYLOADS)])
     _in_a_thread(lambda: [services.message_post_from_customer(customer=chatter, body=p.text) for p in PAYLOADS])
     expect(said).to_have_count(2 * len(PAYLOADS) + 1)
+    _in_a_thread(
+        lambda: [services.note_add(conversation_id=chat_conversation.pk, author=mallory, body=p.text) for p in PAYLOADS]
+    )
+    expect(notes).to_have_count(2 * len(PAYLOADS))
     staff.check()
     for p in PAYLOADS[::9]:  # the learn form holds the handoff question in an attribute
         conversation = Conversation.objects.filter(

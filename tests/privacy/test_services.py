@@ -27,9 +27,10 @@ SECRETS = ["Zelda Quux", "site-user-4711", "zelda@example.org", "my card ending 
 
 
 @pytest.fixture
-def zelda(agent):
+def zelda(agent, other_agent):
     """A customer from an embedding site, with traits, a handed-off question an agent
-    taught the bot, and one the bot answered."""
+    taught the bot, one the bot answered, and an agent's note about her that
+    mentions a colleague."""
     customer = conversation_services.customer_identify(
         identity=Identity(
             external_id="site-user-4711",
@@ -42,6 +43,9 @@ def zelda(agent):
     MessageFactory(conversation=conversation, seq=1, body="Refund for my card ending 9876?")
     MessageFactory(conversation=conversation, seq=2, sender=Message.Sender.AGENT, agent=agent, body="Done, Zelda Quux")
     MessageFactory(conversation=conversation, seq=3, sender=Message.Sender.SYSTEM, body="Alice joined")
+    conversation_services.note_add(
+        conversation_id=conversation.pk, author=agent, body="@bob Zelda Quux says my card ending 9876 was charged twice"
+    )
     Conversation.objects.filter(pk=conversation.pk).update(handed_off_at=timezone.now())
     conversation.refresh_from_db()
     analytics_services.handoff_question_record(conversation=conversation)
@@ -80,6 +84,8 @@ def test_the_export_holds_what_the_customer_wrote_and_what_was_recorded(zelda):
         "Alice joined",
     ]
     assert conversation["handoff_question"] == "refund for my card ending 9876?"
+    # Agents' internal notes are the team's, never the customer's to see.
+    assert "charged twice" not in json.dumps(document)
     assert {c["question"] for c in conversation["evaluation_cases"]} == {
         "Refund for my card ending 9876?",
         "Quux Ltd invoice?",
@@ -99,6 +105,10 @@ def test_erasing_leaves_no_trace_of_the_customer_anywhere(zelda):
     assert stand_in.created_at == zelda.created_at and stand_in.name == stand_in.external_id == ""
     assert list(conversation.messages.values_list("body", flat=True)) == ["[erased]", "[erased]", "Alice joined"]
     assert HandoffQuestion.objects.get(conversation=conversation).text == "[erased]"
+    # The note stays (its author, time and mention), its words do not; nor the bell's quote of them.
+    note = conversation.notes.get()
+    assert note.body == "[erased]" and note.mentions.get().username == "bob"
+    assert [n.body for n in note.notifications.all()] == ["[erased]"]
     # The agent's answer stays knowledge; only the customer's phrasing went.
     assert Entry.objects.get(title="Refunds").questions == []
 

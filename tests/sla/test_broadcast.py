@@ -43,3 +43,23 @@ def test_marking_read_tells_the_users_other_tabs(admin_user, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=True):
         services.notifications_mark_read(user=admin_user, ids=None, now=T0)
     assert layer_listener.receive(channels[f"agent.{admin_user.pk}"], 1) == [{"type": "notification.read", "unread": 0}]
+
+
+def test_a_mention_reaches_the_mentioned_agents_pages_with_their_unread_count(
+    agent, other_agent, django_capture_on_commit_callbacks, layer_listener
+):
+    from conversations.services import note_add
+    from tests.factories import ConversationFactory
+
+    conversation = ConversationFactory()
+    channels = layer_listener.listen(f"agent.{agent.pk}", f"agent.{other_agent.pk}")
+    with django_capture_on_commit_callbacks(execute=True):
+        note_add(conversation_id=conversation.pk, author=agent, body="@bob please take this one")
+    [event] = layer_listener.receive(channels[f"agent.{other_agent.pk}"], 1)
+    assert event["type"] == "notification.new" and event["unread"] == 1
+    [notification] = event["notifications"]
+    assert notification["kind"] == "mention" and notification["conversation"] == conversation.pk
+    assert notification["title"] == f"Alice mentioned you on conversation #{conversation.pk}"
+    assert notification["url"] == f"/inbox/c/{conversation.pk}/"
+    # The author is told nothing.
+    assert layer_listener.nothing_for(channels[f"agent.{agent.pk}"], 0.2)

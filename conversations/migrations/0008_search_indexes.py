@@ -36,6 +36,6 @@ def drop_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("conversations", "0006_embed_sites_visitors")]
+    dependencies = [("conversations", "0007_internal_notes")]
 
     operations = [migrations.RunPython(create_indexes, drop_indexes)]
