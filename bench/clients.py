@@ -228,10 +228,11 @@ class _Client:
         except websockets.WebSocketException:
             return False
 
-    async def send_message(self, body: str) -> str:
-        """Send ``body`` with a new client id; it stays pending until acknowledged."""
+    async def send_message(self, body: str, **fields) -> str:
+        """Send ``body`` with a new client id; it stays pending until acknowledged.
+        ``fields`` add to (or override) ``message_fields``: a page's reply names its conversation."""
         client_id = uuid.uuid4().hex
-        frame = {"type": "message", "client_id": client_id, "body": body, **self.message_fields}
+        frame = {"type": "message", "client_id": client_id, "body": body, **self.message_fields, **fields}
         self.pending[client_id] = frame
         self.sent_at[client_id] = time.monotonic()
         await self._send(frame)
@@ -356,17 +357,25 @@ class CustomerClient(_StreamClient):
 
 
 class InboxClient(_Client):
-    """An agent's inbox socket: heartbeats keep the agent online."""
+    """An agent's page (static/baton/hub.js): heartbeats keep the agent online; with
+    ``watch`` it shows that conversation beside the list, and replies go out over it."""
 
     path = "/ws/inbox/"
     heartbeat_s = 15.0
+    watch: int | None = None
 
     async def on_open(self) -> None:
         await self._send({"type": "presence.heartbeat"})
+        if self.watch is not None:
+            await self._send({"type": "watch", "conversation": self.watch})
         await super().on_open()
 
     async def handle(self, frame: dict) -> None:
-        pass
+        kind = frame.get("type")
+        if kind == "message.ack":
+            self.acked(frame)
+        elif kind == "error" and frame.get("client_id") in self.pending:
+            self.failed(frame, "agent page")
 
     async def heartbeats(self) -> None:
         while not self.stopped:

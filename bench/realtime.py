@@ -10,6 +10,12 @@ if it has none, and replaces its agents "bench-rt-agent-*" and customers
 on 127.0.0.1 with this environment, and drives the clients from a separate
 process (``bench/clients.py``: the browser's protocol, over the network).
 
+Each agent has one page (``--pages agent``, the default: the workspace's list
+beside the conversation it shows, one socket, replies sent over it); ``--pages
+conversation`` adds a page per assigned conversation, each checked for every
+message at the end (the fault tests' model; it multiplies the sockets hearing the
+list's stream by the conversations per agent).
+
 Half the customers talk to the bot, half were handed off and assigned to the
 agents (auto-assign) before the run. Every ``1/rate`` seconds a random customer
 writes: the bot's customers ask a question of the demo help centre (one in
@@ -144,6 +150,10 @@ async def _drive(plan: dict, *, chaos=None, settled=None) -> dict:
     replies_at: dict[str, float] = {}  # "re <tag>" -> when the agent sent it
     conversation_clients: dict[int, ConversationClient] = {}
     agent_of = {int(k): v for k, v in plan["assigned"].items()}
+    # "agent": one page per agent, the list beside the conversation it shows, replies
+    # over it (the workspace); "conversation": also a page per assigned conversation
+    # (what the fault tests check every agent-side stream with).
+    per_conversation = plan.get("pages", "conversation") == "conversation"
 
     def tag_of(body: str) -> str | None:
         start = body.find("#t")
@@ -165,7 +175,7 @@ async def _drive(plan: dict, *, chaos=None, settled=None) -> dict:
             reply_lat.append(now() - replies_at.pop(m["body"]))
 
     def open_conversation(conversation_id: int, agent: dict):
-        if conversation_id in conversation_clients:
+        if not per_conversation or conversation_id in conversation_clients:
             return
         client = ConversationClient(
             conversation_id=conversation_id,
@@ -187,9 +197,12 @@ async def _drive(plan: dict, *, chaos=None, settled=None) -> dict:
                 inbox_receipts[tag] += 1
                 inbox_lat.append(now() - sent_at[tag])
             if agent_of.get(m["conversation"]) == client.agent_id and tag:
-                conversation = conversation_clients.get(m["conversation"])
-                if conversation is not None:
-                    body = f"re {tag}"
+                body = f"re {tag}"
+                if not per_conversation:
+                    replies_at[body] = now()
+                    send = client.send_message(body, conversation=m["conversation"])
+                    asyncio.get_running_loop().create_task(send)
+                elif (conversation := conversation_clients.get(m["conversation"])) is not None:
                     replies_at[body] = now()
                     asyncio.get_running_loop().create_task(conversation.send_message(body))
         elif kind == "conversation.changed":
@@ -208,6 +221,8 @@ async def _drive(plan: dict, *, chaos=None, settled=None) -> dict:
             on_frame=on_inbox_frame,
         )
         inbox.agent_id = agent["id"]
+        if not per_conversation:  # the page shows one of the agent's conversations
+            inbox.watch = next((c for c, a in agent_of.items() if a == agent["id"]), None)
         inboxes.append(inbox)
         inbox.start()
     for conversation_id, agent_id in agent_of.items():
@@ -282,7 +297,7 @@ async def _drive(plan: dict, *, chaos=None, settled=None) -> dict:
     held = {c.customer_id: [m["id"] for m in c.stream.ordered()] for c in customers}
     snapshot = crowd_snapshot(crowd)
     agent_held = {k: [m["id"] for m in c.stream.ordered()] for k, c in conversation_clients.items()}
-    unacked = sum(len(c.pending) for c in customers)
+    unacked = sum(len(c.pending) for c in [*customers, *inboxes])
     await asyncio.gather(*(c.stop() for c in [*inboxes, *customers, *conversation_clients.values()]))
     return {
         "elapsed_s": elapsed,
@@ -384,6 +399,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--pages",
+        choices=["agent", "conversation"],
+        default="agent",
+        help="agent: one page per agent (the workspace); conversation: also one per assigned conversation",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -405,7 +426,13 @@ def main() -> None:
     cluster = servers.qcluster(env=env, logs=logs)
     try:
         servers.wait_http(f"http://127.0.0.1:{asgi.port}/login/", proc=asgi)
-        plan.update(ws_base=f"ws://127.0.0.1:{asgi.port}", rate=args.rate, duration=args.duration, seed=args.seed)
+        plan.update(
+            ws_base=f"ws://127.0.0.1:{asgi.port}",
+            rate=args.rate,
+            duration=args.duration,
+            seed=args.seed,
+            pages=args.pages,
+        )
         context = multiprocessing.get_context("spawn")
         results = context.Queue()
         load = context.Process(target=_load, args=(plan, results))
@@ -434,6 +461,7 @@ def main() -> None:
         "rate": args.rate,
         "duration_s": args.duration,
         "workers": args.workers,
+        "pages": args.pages,
         "offered_rate": round(out["sent"] / out["elapsed_s"], 1),
         "msg_to_inbox_p50_ms": _ms(out["inbox_lat"], 0.5),
         "msg_to_inbox_p99_ms": _ms(out["inbox_lat"], 0.99),

@@ -117,17 +117,18 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
 
     async def on_watch(self, content):
         """Show this conversation (one at a time: watching another stops the first);
-        the client then syncs it. Any agent may read any conversation (as the page)."""
+        the client then syncs it. Any agent may read any conversation (as the page).
+        The page keeps hearing the list's messages: its list pane shows what every
+        handed-off customer last said (the watched one's come once, ``_heard_twice``)."""
         pk = _int_field(content, "conversation")
         conversation = await self.run_frame(lambda: _conversation(pk) if pk else None, content)
         if conversation is None:
             await self.send_error(code="not_found", message="No such conversation.", frame="watch")
             return
-        await self._unwatch(listing=False)
+        await self._unwatch()
         group = broadcast.conversation_group(conversation.pk)
         try:
             await self.channel_layer.group_add(group, self.channel_name)
-            await self._leave(broadcast.INBOX_MESSAGES_GROUP)
         except Exception:
             logger.warning("channel layer unavailable: socket closed for now", exc_info=True)
             await self.close(code=CLOSE_TRY_LATER)
@@ -138,11 +139,10 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
         await self.send_json({"type": "watch.ok", "conversation": conversation.pk})
 
     async def on_unwatch(self, content):
-        await self._unwatch(listing=True)
+        await self._unwatch()
         await self.send_json({"type": "unwatch.ok"})
 
-    async def _unwatch(self, *, listing: bool) -> None:
-        """Stop showing the conversation; ``listing``: the page shows the list again."""
+    async def _unwatch(self) -> None:
         if self.watching is not None:
             group = broadcast.conversation_group(self.watching.pk)
             self.watching = None
@@ -150,14 +150,6 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
                 await self._leave(group)
             except Exception:  # its events are told apart by their conversation id
                 logger.debug("group_discard failed", exc_info=True)
-        if listing and broadcast.INBOX_MESSAGES_GROUP not in self.joined:
-            try:
-                await self.channel_layer.group_add(broadcast.INBOX_MESSAGES_GROUP, self.channel_name)
-            except Exception:
-                logger.warning("channel layer unavailable: socket closed for now", exc_info=True)
-                await self.close(code=CLOSE_TRY_LATER)
-                return
-            self.joined = (*self.joined, broadcast.INBOX_MESSAGES_GROUP)
 
     async def _leave(self, group: str) -> None:
         self.joined = tuple(g for g in self.joined if g != group)

@@ -637,7 +637,8 @@ async def test_only_the_assigned_agent_types_and_the_bots_chats_tell_no_agent():
         await communicator.disconnect()
 
 
-async def test_a_page_showing_a_conversation_hears_no_other_conversations_messages_until_it_shows_the_list():
+async def test_a_page_showing_a_conversation_still_hears_the_lists_messages_and_the_shown_ones_once():
+    """The list pane beside the thread shows what every handed-off customer last said."""
     agent = await sync_to_async(UserFactory)(username="alice")
     shown, other = await sync_to_async(CustomerFactory.create_batch)(2)
     for customer in (shown, other):
@@ -655,10 +656,11 @@ async def test_a_page_showing_a_conversation_hears_no_other_conversations_messag
 
     await sync_to_async(services.message_post_from_customer)(customer=other, body="elsewhere")
     await sync_to_async(services.message_post_from_customer)(customer=shown, body="here")
-    assert await bodies_until("here") == ["here"]
+    await sync_to_async(services.message_post_from_customer)(customer=other, body="marker")
+    assert await bodies_until("marker") == ["elsewhere", "here", "marker"]
     await page.send_json_to({"type": "unwatch"})
     await _receive_until(page, lambda e: e["type"] == "unwatch.ok")
-    await sync_to_async(services.message_post_from_customer)(customer=shown, body="not shown any more")
+    await sync_to_async(services.message_post_from_customer)(customer=shown, body="listed only")
     await sync_to_async(services.message_post_from_customer)(customer=other, body="in the list")
-    assert await bodies_until("in the list") == ["not shown any more", "in the list"]
+    assert await bodies_until("in the list") == ["listed only", "in the list"]
     await page.disconnect()
