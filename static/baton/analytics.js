@@ -2,6 +2,7 @@
 // that a conversation, a routing or an SLA state changed (and every 30 s, in case an
 // event was lost). The fragment is server-rendered and escaped; the page only swaps it.
 import { subscribe } from "./hub.js";
+import { fetchDocument } from "./live.js";
 
 const root = document.getElementById("analytics");
 const status = document.getElementById("analytics-live");
@@ -11,9 +12,8 @@ let again = false;
 async function refresh() {
   if (refreshing) { again = true; return refreshing; }
   refreshing = (async () => {
-    const response = await fetch(root.dataset.nowUrl, { headers: { Accept: "text/html" } });
-    if (!response.ok) return;
-    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    const doc = await fetchDocument(root.dataset.nowUrl);
+    if (!doc) return;
     const fresh = doc.getElementById("analytics-now-body");
     const current = document.getElementById("analytics-now-body");
     if (fresh && current) current.replaceWith(document.adoptNode(fresh));

@@ -5,7 +5,7 @@
 // that depend on it are re-read from the server and swapped; the page never reloads,
 // and the half-written reply is kept per conversation across reloads and navigation.
 import { send, subscribe } from "./hub.js";
-import { fetchJson, MessageList, PendingSends, retryable, showError, typingNote, typingSender } from "./live.js";
+import { MessageList, PendingSends, fetchDocument, fetchJson, retryable, showError, typingNote, typingSender } from "./live.js";
 
 const root = document.getElementById("conversation");
 const conversationId = Number(root.dataset.id);
@@ -126,9 +126,8 @@ let refreshAgain = false;
 async function refreshParts() {
   if (refreshing) { refreshAgain = true; return; }
   refreshing = (async () => {
-    const response = await fetch(location.pathname, { headers: { Accept: "text/html" } });
-    if (!response.ok) return;
-    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    const doc = await fetchDocument(location.pathname + location.search);
+    if (!doc) return;
     const fresh = doc.getElementById("conversation");
     if (!fresh || Number(fresh.dataset.version) < Number(root.dataset.version)) return; // an older read
     const typing = replyBox();

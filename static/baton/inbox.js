@@ -1,7 +1,7 @@
 // Agents' live inbox: on every conversation event, re-render the list and counts
 // from the server; toast (and notify, if allowed) on new handoffs.
 import { subscribe } from "./hub.js";
-import { tickRelativeTimes, toast } from "./live.js";
+import { fetchDocument, tickRelativeTimes, toast } from "./live.js";
 
 const root = document.getElementById("inbox");
 const notifyButton = document.getElementById("enable-notifications");
@@ -31,9 +31,8 @@ function refresh() {
 async function render() {
   const query = new URLSearchParams({ view: root.dataset.view || "pending" });
   if (root.dataset.open) query.set("open", root.dataset.open); // the row the thread pane shows
-  const response = await fetch(`${root.dataset.listUrl}?${query}`, { headers: { Accept: "text/html" } });
-  if (!response.ok) return;
-  const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+  const doc = await fetchDocument(`${root.dataset.listUrl}?${query}`);
+  if (!doc) return;
   const tabs = document.getElementById("inbox-tabs");
   for (const span of doc.querySelectorAll("#inbox-tabs [data-count]")) {
     const old = tabs?.querySelector(`[data-count="${span.dataset.count}"]`);

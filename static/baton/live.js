@@ -365,6 +365,14 @@ export async function fetchJson(url, options = {}) {
   return data;
 }
 
+// A server-rendered page (or part) to take parts from: the pages re-read themselves
+// on live events and swap what changed. Null unless it answered 200.
+export async function fetchDocument(url) {
+  const response = await fetch(url, { headers: { Accept: "text/html" } });
+  if (response.status !== 200) return null;
+  return new DOMParser().parseFromString(await response.text(), "text/html");
+}
+
 // Typing indicators, never stored: a page tells the other side at most once every
 // TYPING_EVERY_MS while its person types, and shows the other side's for
 // TYPING_SHOWN_MS after the last it heard (or until their message arrives).

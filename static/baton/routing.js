@@ -4,7 +4,7 @@
 // conversation page. Everything is drawn with textContent; state comes from the
 // server on each (re)connect, then from routing.* events.
 import { send, subscribe } from "./hub.js";
-import { toast } from "./live.js";
+import { fetchDocument, toast } from "./live.js";
 
 const board = document.getElementById("routing-board");
 const offersEl = document.getElementById("routing-offers");
@@ -187,9 +187,8 @@ const conversation = document.getElementById("conversation");
 async function drawTransfer() {
   conversation.querySelector(".routing-transfer")?.remove();
   if (conversation.dataset.status !== "assigned") return;
-  const response = await fetch(`/routing/c/${conversation.dataset.id}/transfer/`, { headers: { Accept: "text/html" } });
-  if (response.status !== 200) return;
-  const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+  const doc = await fetchDocument(`/routing/c/${conversation.dataset.id}/transfer/`);
+  if (!doc) return;
   const form = doc.querySelector(".routing-transfer");
   conversation.querySelector(".routing-transfer")?.remove(); // two draws overlapping
   if (form) conversation.querySelector(".conversation-header .actions")?.append(document.adoptNode(form));
