@@ -70,7 +70,23 @@ function neighbour(step) {
 
 // --- Actions on the conversation -------------------------------------------------------
 
+// On the inbox, the selected row if it waits for an agent (the same take form the
+// conversation page posts); else the page's Accept, or the offer shown.
 function accept() {
+  const row = onInbox ? document.querySelector("#inbox-rows tr[aria-current][data-status=pending_handoff]") : null;
+  if (row) {
+    const form = document.createElement("form");
+    form.method = "post";
+    form.action = `/routing/c/${row.dataset.conversation}/take/`;
+    const csrf = document.createElement("input");
+    csrf.type = "hidden";
+    csrf.name = "csrfmiddlewaretoken";
+    csrf.value = document.querySelector("[name=csrfmiddlewaretoken]")?.value || "";
+    form.append(csrf);
+    document.body.append(form);
+    form.submit();
+    return;
+  }
   const button = [document.querySelector("[data-testid=accept]"), document.querySelector("[data-testid=offer-accept]")].find(visible);
   button?.click();
 }
@@ -139,7 +155,7 @@ const BINDINGS = [
   { keys: ["j"], text: onInbox ? "Select the next conversation" : "Open the next conversation of the list", run: () => (onInbox ? move(1) : neighbour(1)) },
   { keys: ["k"], text: onInbox ? "Select the previous conversation" : "Open the previous conversation of the list", run: () => (onInbox ? move(-1) : neighbour(-1)) },
   ...(onInbox ? [{ keys: ["Enter", "o"], text: "Open the selected conversation", run: openSelected }] : []),
-  { keys: ["a"], text: "Accept the conversation or the offer shown", run: accept },
+  { keys: ["a"], text: onInbox ? "Accept the selected conversation (or the offer shown)" : "Accept the conversation or the offer shown", run: accept },
   ...(conversation
     ? [
         { keys: ["e"], text: "Resolve the conversation (asks first)", run: resolve },

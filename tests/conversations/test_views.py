@@ -240,8 +240,8 @@ def test_the_list_refuses_an_unknown_view_or_a_malformed_open_id(agent_client, q
 def test_the_list_marks_the_open_conversation_and_its_links_keep_the_tab(agent_client):
     shown, other = ConversationFactory(pending=True), ConversationFactory(pending=True)
     html = agent_client.get(f"{reverse('inbox-list')}?view=pending&open={shown.pk}").content.decode()
-    assert f'<tr data-conversation="{shown.pk}" class="open">' in html
-    assert f'<tr data-conversation="{other.pk}">' in html
+    assert f'<tr data-conversation="{shown.pk}" data-status="pending_handoff" class="open">' in html
+    assert f'<tr data-conversation="{other.pk}" data-status="pending_handoff">' in html
     assert f'href="/inbox/c/{other.pk}/?view=pending"' in html
     # The tabs keep the open conversation open.
     assert f'href="/inbox/c/{shown.pk}/?view=mine"' in html

@@ -146,3 +146,22 @@ def test_j_and_k_follow_the_inbox_tab_and_the_selection_outlives_a_live_render(l
     _keys_ready(page)
     page.keyboard.press("k")
     expect(page).to_have_url(f"{live_url}/inbox/c/{first.pk}/?view=pending")
+
+
+def test_a_on_the_inbox_accepts_the_selected_conversation(live_url, browser):
+    UserFactory(username="alice", first_name="Alice")
+    first, second = _two_pending()
+    page = browser.new_context().new_page()
+    _login(page, live_url, "alice")
+    _keys_ready(page)
+    expect(page.locator(ROWS)).to_have_count(2)
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    expect(page.locator(SELECTED)).to_have_attribute("data-conversation", str(second.pk))
+    page.keyboard.press("a")
+    expect(page).to_have_url(re.compile(rf"/inbox/c/{second.pk}/"))
+    expect(page.get_by_label("Reply")).to_be_visible()
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert (second.status, second.assigned_agent.username) == (Conversation.Status.ASSIGNED, "alice")
+    assert first.status == Conversation.Status.PENDING_HANDOFF
