@@ -7,13 +7,14 @@ fragment from the server, so the list is always the database's truth.
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import broadcast, selectors, services
 from conversations.models import Conversation, Message
+from conversations.views.agent_posts import agent_post
 from knowledge import services as knowledge_services
 from knowledge.models import Entry
 
@@ -118,26 +119,17 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(Conversation, pk=pk)
-    wants_json = request.headers.get("Accept", "").startswith("application/json")
-    try:
-        message = services.message_post_from_agent(
+    return agent_post(
+        request,
+        pk=pk,
+        write=lambda: services.message_post_from_agent(
             conversation_id=pk,
             agent=request.user,
             body=request.POST.get("body"),
             client_id=request.POST.get("client_id"),
-        )
-    except ValidationError as e:
-        if wants_json:
-            return JsonResponse({"error": {"code": e.code, "message": e.messages[0]}}, status=400)
-        flash.error(request, e.messages[0])
-    except PermissionDenied as e:
-        if wants_json:
-            return JsonResponse({"error": {"code": "forbidden", "message": str(e)}}, status=403)
-        flash.error(request, str(e))
-    else:
-        if wants_json:
-            return JsonResponse({"message": broadcast.message_payload(message)}, status=201)
-    return redirect("inbox-conversation", pk=pk)
+        ),
+        answer=lambda message: {"message": broadcast.message_payload(message)},
+    )
 
 
 @login_required
