@@ -25,18 +25,21 @@ def _utf8(text: str) -> bool:
     return True
 
 
-def message_body_clean(body: object) -> str:
-    """The body to store, or a ValidationError a customer or agent can read."""
+def message_body_clean(body: object, *, noun: str = "message") -> str:
+    """The text to store, or a ValidationError a customer or agent can read
+    (``noun``: what it is called in the error, "message" or "note")."""
     if not isinstance(body, str) or not body.strip():
-        raise ValidationError("Please type a message first.", code="empty")
+        raise ValidationError(f"Please type a {noun} first.", code="empty")
     body = body.strip()
     if "\x00" in body or not _utf8(body):
         # PostgreSQL refuses both in text (a 500 before); nothing a person types.
-        raise ValidationError("Messages cannot contain NUL or unpaired surrogate characters.", code="bad_request")
+        raise ValidationError(
+            f"{noun.title()}s cannot contain NUL or unpaired surrogate characters.", code="bad_request"
+        )
     limit = settings.BATON_MAX_MESSAGE_CHARS
     if len(body) > limit:
         raise ValidationError(
-            f"Messages can be at most {limit:,} characters (this one has {len(body):,}). "
+            f"{noun.title()}s can be at most {limit:,} characters (this one has {len(body):,}). "
             "Please shorten it or split it in two.",
             code="too_long",
         )

@@ -9,17 +9,16 @@ handed to the apps above through ``signals.note_added`` (the bell is sla's).
 
 import re
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from conversations import broadcast, signals
 from conversations.models import Conversation, Note
-from conversations.services.messages import _utf8, client_id_clean
+from conversations.services.messages import client_id_clean, message_body_clean
 
 # "@name" not inside a word or an e-mail address; Django usernames are letters,
 # digits and @.+-_ (the @ left out here), and a mention ends on a letter or digit
@@ -30,20 +29,8 @@ MENTIONS_MAX = 20
 
 
 def note_body_clean(body: object) -> str:
-    """The note to store, or a ValidationError the agent can read (the limit is a message's)."""
-    if not isinstance(body, str) or not body.strip():
-        raise ValidationError("Please type a note first.", code="empty")
-    body = body.strip()
-    if "\x00" in body or not _utf8(body):
-        raise ValidationError("Notes cannot contain NUL or unpaired surrogate characters.", code="bad_request")
-    limit = settings.BATON_MAX_MESSAGE_CHARS
-    if len(body) > limit:
-        raise ValidationError(
-            f"Notes can be at most {limit:,} characters (this one has {len(body):,}). "
-            "Please shorten it or split it in two.",
-            code="too_long",
-        )
-    return body
+    """The note to store, or a ValidationError the agent can read (a message's limits)."""
+    return message_body_clean(body, noun="note")
 
 
 def mention_names(body: str) -> list[str]:
