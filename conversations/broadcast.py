@@ -10,7 +10,7 @@ import hashlib
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from conversations import files, queries
+from conversations import files, queries, selectors
 from conversations.markdown import markdown_html
 from conversations.models import Attachment, Conversation, ConversationEvent, Message, Note, display_name
 from core import outbox
@@ -47,12 +47,6 @@ def session_group(session_key: str) -> str:
 def session_ended(*, session_key: str) -> None:
     """The session logged out: its sockets close (the consumers' ``session_ended``)."""
     send_on_commit([session_group(session_key)], {"type": "session.ended"})
-
-
-def _attachment_of(message: Message) -> Attachment | None:
-    """The message's attachment as loaded with it (the selectors select it, a message
-    just stored carries it): never a query per message here."""
-    return Message.attachment.related.get_cached_value(message, default=None)
 
 
 def attachment_payload(attachment: Attachment, *, viewer: str | None) -> dict:
@@ -93,7 +87,7 @@ def message_payload(message: Message, *, viewer: str | None = None) -> dict:
     }
     if message.sender == Message.Sender.BOT:
         payload["body_html"] = markdown_html(message.body)
-    attachment = _attachment_of(message)
+    attachment = selectors.attachment_loaded(message)
     if attachment is not None:
         payload["attachment"] = attachment_payload(attachment, viewer=viewer)
     return payload
@@ -175,7 +169,7 @@ def notify_message(message: Message, *, conversation: Conversation) -> None:
         # Agents' lists show what a handed-off customer last said; chats the bot
         # is handling are none of the inbox's business.
         groups.append(INBOX_MESSAGES_GROUP)
-    if _attachment_of(message) is None:
+    if selectors.attachment_loaded(message) is None:
         send_on_commit(groups, {"type": "conversation.message", "message": message_payload(message)})
         return
     # A file's link is signed for who receives it: the customer's, and the agents'.

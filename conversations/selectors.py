@@ -132,6 +132,12 @@ def conversation_messages_after(*, conversation: Conversation, after_seq: int = 
     return list(conversation.messages.filter(seq__gt=after_seq).select_related("agent", "attachment").order_by("seq"))
 
 
+def attachment_loaded(message: Message) -> Attachment | None:
+    """The message's attachment as loaded with it (the message selectors select it,
+    a message just stored carries it): never a query per message."""
+    return Message.attachment.related.get_cached_value(message, default=None)
+
+
 def attachment_with_conversation(*, attachment_id: int) -> Attachment | None:
     """The attachment a download link names, with whose conversation it is in."""
     return (

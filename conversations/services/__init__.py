@@ -17,6 +17,7 @@ from conversations.services.assignment import (
 )
 from conversations.services.attachments import (
     attachment_check,
+    attachments_delete,
     caption_clean,
     message_post_file_from_agent,
     message_post_file_from_customer,
@@ -62,6 +63,7 @@ __all__ = [
     "_reload_with_customer",
     "agent_typing",
     "attachment_check",
+    "attachments_delete",
     "bot_turn",
     "bot_turn_schedule",
     "bot_turns_recover",

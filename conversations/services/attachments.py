@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.utils import timezone
 
 from conversations import files, selectors
@@ -115,3 +116,15 @@ def message_post_file_from_agent(
     if attachment.pk is None:
         _file_drop(attachment)
     return message
+
+
+def attachments_delete(*, conversation_ids: list[int]) -> int:
+    """Delete the files of these conversations (erasure, retention): the rows now,
+    the stored files once the transaction commits (a rollback keeps both)."""
+    rows = Attachment.objects.filter(message__conversation_id__in=conversation_ids)
+    names = list(rows.values_list("file", flat=True))
+    if not names:
+        return 0
+    rows.delete()
+    transaction.on_commit(lambda: [_file_drop(Attachment(file=name)) for name in names], robust=True)
+    return len(names)
