@@ -97,6 +97,7 @@ def test_size_limits(settings):
         ("C:\\Users\\me\\Q3 report.pdf", "Q3 report.pdf"),
         ("invoice\u202efdp.exe", "invoice fdp.exe.pdf"),
         ("", "file.pdf"),
+        ('<img src=x onerror="alert(1)">.pdf', "img src=x onerror= alert(1).pdf"),
         ("report", "report.pdf"),
         ("a" * 300 + ".pdf", "a" * 116 + ".pdf"),
     ],
