@@ -63,6 +63,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 # Direction overrides and isolates would make "gpj.exe" read as "exe.jpg".
 _UNSAFE_IN_NAMES = re.compile(r"[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069\\/:*?\"<>|]")
 MAX_NAME_CHARS = 120
+MAX_IMAGE_PIXELS = 50_000_000
 
 
 def _refused(message: str, code: str = "file_type") -> ValidationError:
@@ -76,10 +77,14 @@ def _image(file: IO[bytes]) -> Kind:
     try:
         file.seek(0)
         with Image.open(file) as image:
+            width, height = image.size
             image.verify()
             kind = _IMAGE_FORMATS.get(image.format or "")
     except Exception:  # Pillow raises many kinds for a damaged or hostile image (and bombs)
         raise _refused("This image is damaged or not really an image.") from None
+    if width * height > MAX_IMAGE_PIXELS:
+        # A few MB of PNG can unpack to gigabytes in the browser that previews it.
+        raise _refused(f"This image is too large to show ({width:,} by {height:,} pixels).", "image_too_large")
     if kind is None:
         raise _refused(f"Only these files can be sent: {ALLOWED_DESCRIPTION}.")
     return kind

@@ -55,6 +55,15 @@ def test_png_header_in_front_of_html_is_not_an_image():
     assert e.value.code == "file_type"
 
 
+def test_an_image_too_large_to_preview_is_refused(monkeypatch):
+    monkeypatch.setattr(files, "MAX_IMAGE_PIXELS", 63)
+    assert kind(image_bytes(size=(7, 9)), "ok.png") == files.PNG
+    with pytest.raises(ValidationError) as e:
+        kind(image_bytes(size=(8, 8)), "big.png")
+    assert e.value.code == "image_too_large"
+    assert "8 by 8 pixels" in e.value.messages[0]
+
+
 def test_html_under_a_text_name_is_only_ever_plain_text():
     # Stored as text/plain, which the download serves as an attachment with nosniff.
     assert kind(HTML, "page.txt") == files.TEXT
