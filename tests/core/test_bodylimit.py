@@ -70,3 +70,26 @@ def test_a_body_within_the_limit_passes(limit):
     app, sent = _run([body], [(b"content-length", str(limit).encode())])
     assert app.read == body
     assert sent[0]["status"] == 200
+
+
+def test_the_served_application_refuses_a_50_mb_upload_unread(limit):
+    from helpdesk.asgi import application
+
+    sent, reads = [], []
+
+    async def receive():
+        reads.append(1)
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/chat/upload/",
+        "headers": [(b"content-length", str(50 * 1024 * 1024).encode()), (b"host", b"127.0.0.1")],
+    }
+    async_to_sync(application)(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert reads == []
