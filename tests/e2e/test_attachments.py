@@ -64,7 +64,7 @@ def test_a_customers_image_and_an_agents_pdf_cross_live(live_url, browser, media
         page.locator("#attach-file").set_input_files(
             files=[{"name": "huge.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes(padding=11 * MB)}]
         )
-        expect(page.get_by_role("alert")).to_have_text("Files can be at most 10 MB (this one is 11 MB).")
+        expect(page.locator("#chat-error")).to_have_text("Files can be at most 10 MB (this one is 11 MB).")
     assert Attachment.objects.count() == 2
     customer_page.screenshot(path=artifacts / "attachments-chat.png")
     agent_page.screenshot(path=artifacts / "attachments-agent.png")
