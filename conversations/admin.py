@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from conversations.models import BotTurn, Conversation, ConversationEvent, Customer, EmbedSite, Message, Note
+from conversations.models import (
+    Attachment,
+    BotTurn,
+    Conversation,
+    ConversationEvent,
+    Customer,
+    EmbedSite,
+    Message,
+    Note,
+)
 
 
 @admin.register(Customer)
@@ -135,6 +144,23 @@ class NoteAdmin(admin.ModelAdmin):
     @admin.display(description="Body")
     def short_body(self, obj):
         return obj.body[:80]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Read-only, and without the stored file: it is served only through the signed,
+    expiring links of the conversation's participants (a storage URL here would not be)."""
+
+    list_display = ["message", "name", "content_type", "size", "created_at"]
+    fields = ["message", "name", "content_type", "size", "created_at"]
+    search_fields = ["name", "message__conversation__pk"]
+    list_select_related = ["message"]
 
     def has_add_permission(self, request):
         return False

@@ -10,9 +10,9 @@ import hashlib
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from conversations import queries
+from conversations import files, queries, selectors
 from conversations.markdown import markdown_html
-from conversations.models import Conversation, ConversationEvent, Message, Note, display_name
+from conversations.models import Attachment, Conversation, ConversationEvent, Message, Note, display_name
 from core import outbox
 from core.db import on_commit_once
 
@@ -49,11 +49,29 @@ def session_ended(*, session_key: str) -> None:
     send_on_commit([session_group(session_key)], {"type": "session.ended"})
 
 
-def message_payload(message: Message) -> dict:
+def attachment_payload(attachment: Attachment, *, viewer: str | None) -> dict:
+    """What a page shows of a file: its name, size and type, whether it is an
+    image shown inline, and a link signed for this viewer (``files.AGENTS`` or
+    ``files.customer_viewer(id)``); no link without a viewer."""
+    payload = {
+        "id": attachment.pk,
+        "name": attachment.name,
+        "size": attachment.size,
+        "size_text": files.human_size(attachment.size),
+        "content_type": attachment.content_type,
+        "image": attachment.previewable,
+    }
+    if viewer is not None:
+        payload["url"] = files.attachment_url(attachment_id=attachment.pk, viewer=viewer)
+    return payload
+
+
+def message_payload(message: Message, *, viewer: str | None = None) -> dict:
     """The wire form of a message, for websocket events and HTTP catch-up alike.
 
     Bot answers are knowledge-base Markdown and carry it rendered (``body_html``,
-    sanitised); everyone else's words are plain text, drawn as text."""
+    sanitised); everyone else's words are plain text, drawn as text. A message with
+    a file carries it (``attachment``), with a download link signed for ``viewer``."""
     agent = message.agent
     payload = {
         "id": message.pk,
@@ -69,6 +87,9 @@ def message_payload(message: Message) -> dict:
     }
     if message.sender == Message.Sender.BOT:
         payload["body_html"] = markdown_html(message.body)
+    attachment = selectors.attachment_loaded(message)
+    if attachment is not None:
+        payload["attachment"] = attachment_payload(attachment, viewer=viewer)
     return payload
 
 
@@ -143,13 +164,22 @@ def send_many_on_commit(messages: list[tuple[list[str], dict]]) -> None:
 
 
 def notify_message(message: Message, *, conversation: Conversation) -> None:
-    event = {"type": "conversation.message", "message": message_payload(message)}
     groups = [customer_group(conversation.customer_id), conversation_group(conversation.pk)]
     if message.sender == Message.Sender.CUSTOMER and conversation.status != Conversation.Status.BOT:
         # Agents' lists show what a handed-off customer last said; chats the bot
         # is handling are none of the inbox's business.
         groups.append(INBOX_MESSAGES_GROUP)
-    send_on_commit(groups, event)
+    if selectors.attachment_loaded(message) is None:
+        send_on_commit(groups, {"type": "conversation.message", "message": message_payload(message)})
+        return
+    # A file's link is signed for who receives it: the customer's, and the agents'.
+    customer = files.customer_viewer(conversation.customer_id)
+    send_many_on_commit(
+        [
+            (groups[:1], {"type": "conversation.message", "message": message_payload(message, viewer=customer)}),
+            (groups[1:], {"type": "conversation.message", "message": message_payload(message, viewer=files.AGENTS)}),
+        ]
+    )
 
 
 def typing_to_agents(*, conversation_id: int) -> None:

@@ -116,6 +116,7 @@ class Conversation(models.Model):
         CUSTOMER_REQUEST = "customer_request", "Customer asked for a person"
         REPEATED_FAILURE = "repeated_failure", "Bot answers did not help"
         BOT_FAILED = "bot_failed", "Bot could not answer"
+        FILE_SENT = "file_sent", "Customer sent a file"
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.BOT)
@@ -223,6 +224,38 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.get_sender_display()} #{self.seq} in conversation {self.conversation_id}"
+
+
+class Attachment(models.Model):
+    """The file a message carries (its body is the caption). Stored through Django's
+    storage API under a random name (``file``); ``name`` is the sender's file name,
+    sanitised, for display only; ``content_type`` was read from the content, not
+    from what the browser said (conversations/files.py)."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="attachment")
+    file = models.FileField(max_length=200)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gt=0), name="attachment_not_empty"),
+            models.UniqueConstraint(fields=["file"], name="attachment_file_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} on message {self.message_id}"
+
+    @property
+    def previewable(self) -> bool:
+        """Raster images the browser shows inline; everything else is downloaded."""
+        return self.content_type in PREVIEWABLE_TYPES
+
+
+# Never SVG (it carries script) or HTML: only these are served inline.
+PREVIEWABLE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 class BotTurn(models.Model):

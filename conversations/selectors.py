@@ -7,11 +7,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, OuterRef, Prefetch, Q, QuerySet, Subquery, TextField, Value, When
+from django.db.models.functions import Coalesce, Concat
 
 from conversations.identity import Visitor
-from conversations.models import Conversation, ConversationEvent, Customer, EmbedSite, Message, Note, display_name
+from conversations.models import (
+    Attachment,
+    Conversation,
+    ConversationEvent,
+    Customer,
+    EmbedSite,
+    Message,
+    Note,
+    display_name,
+)
 from core import config
 
 # The notes a conversation page draws and a sync replays: the latest, if ever more.
@@ -59,7 +68,9 @@ def customer_messages(*, customer: Customer, limit_conversations: int = 5) -> li
     """The customer's recent history across conversations, oldest first."""
     recent = list(customer.conversations.order_by("-pk").values_list("pk", flat=True)[:limit_conversations])
     return list(
-        Message.objects.filter(conversation_id__in=recent).select_related("agent").order_by("conversation_id", "seq")
+        Message.objects.filter(conversation_id__in=recent)
+        .select_related("agent", "attachment")
+        .order_by("conversation_id", "seq")
     )
 
 
@@ -69,7 +80,7 @@ def customer_messages_after(*, customer: Customer, conversation_id: int, after_s
     return list(
         Message.objects.filter(conversation__customer=customer)
         .filter(Q(conversation_id=conversation_id, seq__gt=after_seq) | Q(conversation_id__gt=conversation_id))
-        .select_related("agent")
+        .select_related("agent", "attachment")
         .order_by("conversation_id", "seq")
     )
 
@@ -103,18 +114,37 @@ def customer_message_by_client_id(*, customer: Customer, client_id: str) -> Mess
     of their conversations: it may have been resolved since)."""
     return (
         Message.objects.filter(conversation__customer=customer, client_id=client_id)
-        .select_related("agent")
+        .select_related("agent", "attachment")
         .order_by("-conversation_id")
         .first()
     )
 
 
 def message_by_client_id(*, conversation_id: int, client_id: str) -> Message | None:
-    return Message.objects.filter(conversation_id=conversation_id, client_id=client_id).select_related("agent").first()
+    return (
+        Message.objects.filter(conversation_id=conversation_id, client_id=client_id)
+        .select_related("agent", "attachment")
+        .first()
+    )
 
 
 def conversation_messages_after(*, conversation: Conversation, after_seq: int = 0) -> list[Message]:
-    return list(conversation.messages.filter(seq__gt=after_seq).select_related("agent").order_by("seq"))
+    return list(conversation.messages.filter(seq__gt=after_seq).select_related("agent", "attachment").order_by("seq"))
+
+
+def attachment_loaded(message: Message) -> Attachment | None:
+    """The message's attachment as loaded with it (the message selectors select it,
+    a message just stored carries it): never a query per message."""
+    return Message.attachment.related.get_cached_value(message, default=None)
+
+
+def attachment_with_conversation(*, attachment_id: int) -> Attachment | None:
+    """The attachment a download link names, with whose conversation it is in."""
+    return (
+        Attachment.objects.select_related("message__conversation").filter(pk=attachment_id).first()
+        if 0 < attachment_id < 2**62
+        else None
+    )
 
 
 def _view_filter(view: str, user) -> Q:
@@ -138,11 +168,19 @@ def inbox_view_of(*, conversation: Conversation, user) -> str:
     return "resolved" if conversation.status == status.RESOLVED and conversation.handed_off_at else "pending"
 
 
+# A file sent without a caption shows as its name.
+_SNIPPET = Case(
+    When(body="", then=Concat(Value("📎 "), "attachment__name", output_field=TextField())),
+    default="body",
+    output_field=TextField(),
+)
+
+
 def last_customer_body(conversation_ref: str = "pk") -> Subquery:
     """What the customer last said in the outer query's conversation: what an agent
     scans the list and an offer card for. One subquery, however many rows."""
     latest = Message.objects.filter(conversation=OuterRef(conversation_ref), sender=Message.Sender.CUSTOMER)
-    return Subquery(latest.order_by("-seq").values("body")[:1])
+    return Subquery(latest.order_by("-seq").annotate(snippet=_SNIPPET).values("snippet")[:1])
 
 
 def shortened(text: str | None, *, limit: int = 140) -> str:

@@ -20,6 +20,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from conversations.ws_urls import websocket_urlpatterns  # noqa: E402
 from core import live  # noqa: E402
+from core.bodylimit import BodyLimit  # noqa: E402
 
 
 async def lifespan(scope, receive, send):
@@ -35,7 +36,8 @@ async def lifespan(scope, receive, send):
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies past BATON_MAX_REQUEST_BYTES are refused before Django reads them.
+        "http": BodyLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         "lifespan": lifespan,
     }

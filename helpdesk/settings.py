@@ -283,6 +283,26 @@ BATON_RATELIMIT_WS_FLOOD_CLOSE = envint("BATON_RATELIMIT_WS_FLOOD_CLOSE", 100, m
 # Text frames longer than this many characters are refused before they are parsed.
 BATON_WS_MAX_FRAME_CHARS = envint("BATON_WS_MAX_FRAME_CHARS", 65536, minimum=4096)
 BATON_RATELIMIT_PREFIX = envstr("BATON_RATELIMIT_PREFIX", "baton-rl")
+# Attachments (conversations/files.py): files customers and agents send, kept
+# through Django's storage API under random names; in embedded mode on disk under
+# BATON_MEDIA_ROOT (git-ignored), never served from there: only through the
+# signed, expiring links of conversations/views/files.py.
+MEDIA_ROOT = Path(envstr("BATON_MEDIA_ROOT", str(BASE_DIR / "media"))).expanduser()
+STORAGES = {
+    "default": {"BACKEND": envstr("BATON_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+BATON_ATTACHMENT_MAX_BYTES = envint("BATON_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# Seconds a download link stays valid (each page view and live event signs new ones).
+BATON_ATTACHMENT_LINK_SECONDS = envint("BATON_ATTACHMENT_LINK_SECONDS", 3600, minimum=60)
+# A request body larger than this is refused with 413 before it is read
+# (core/bodylimit.py): an attachment and its form's few fields.
+BATON_MAX_REQUEST_BYTES = BATON_ATTACHMENT_MAX_BYTES + 64 * 1024
+# Django's own: non-file fields are small (a caption, a client id); an upload
+# larger than this goes to a temporary file rather than memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_PERMISSIONS = 0o640
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "baton@localhost")
 

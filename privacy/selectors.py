@@ -3,6 +3,7 @@
 from django.db.models import Q
 
 from analytics.models import HandoffQuestion
+from conversations import selectors as conversation_selectors
 from conversations.models import Conversation, Customer
 from knowledge.models import EvalCase
 from routing.models import RoutingDecision
@@ -54,6 +55,21 @@ def customer_export(*, customer: Customer) -> dict:
     }
 
 
+def _attachment(message) -> dict:
+    """A file's description (the file itself is in storage, under its random name)."""
+    attachment = conversation_selectors.attachment_loaded(message)
+    if attachment is None:
+        return {}
+    return {
+        "attachment": {
+            "name": attachment.name,
+            "content_type": attachment.content_type,
+            "size": attachment.size,
+            "stored_as": attachment.file.name,
+        }
+    }
+
+
 def _conversation(c: Conversation, question: str | None, cases: list) -> dict:
     return {
         "id": c.pk,
@@ -76,8 +92,9 @@ def _conversation(c: Conversation, question: str | None, cases: list) -> dict:
                 "confidence": m.confidence,
                 "sources": m.sources,
                 "created_at": _when(m.created_at),
+                **_attachment(m),
             }
-            for m in c.messages.select_related("agent").order_by("seq")
+            for m in c.messages.select_related("agent", "attachment").order_by("seq")
         ],
         "timeline": [
             {"kind": e.kind, "text": e.text, "data": e.data, "created_at": _when(e.created_at)}

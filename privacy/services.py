@@ -2,7 +2,8 @@
 
 Erasure keeps every row the reports count (conversations, messages, timers,
 breaches, routing decisions, the timeline) and removes what the customer wrote or
-what identifies them, so the dashboard's figures do not move (docs/privacy.md).
+what identifies them (the files they and the team sent are deleted), so the
+dashboard's figures do not move (docs/privacy.md).
 """
 
 from dataclasses import replace
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from analytics.models import HandoffQuestion
-from conversations import broadcast
+from conversations import broadcast, services
 from conversations.models import BotTurn, Conversation, Customer, Message, Note
 from knowledge import services as knowledge_services
 from knowledge.models import EvalCase
@@ -43,6 +44,7 @@ def customer_erase(*, customer: Customer) -> Customer:
     Note.objects.filter(conversation__in=ids).update(body=REDACTED)
     Notification.objects.filter(note__conversation__in=ids).update(body=REDACTED)
     BotTurn.objects.filter(conversation__in=ids).delete()
+    services.attachments_delete(conversation_ids=ids)
     HandoffQuestion.objects.filter(conversation__in=ids).update(text=REDACTED)
     _taught_questions_forget(conversation_ids=ids)
     EvalCase.objects.filter(conversation_ref__in=ids).delete()
@@ -95,6 +97,7 @@ def conversations_purge(*, now: datetime, days: int, batch: int = 500) -> int:
             if not ids:
                 break
             EvalCase.objects.filter(conversation_ref__in=ids).delete()
+            services.attachments_delete(conversation_ids=ids)
             Conversation.objects.filter(pk__in=ids, status=Conversation.Status.RESOLVED).delete()
         total += len(ids)
     Customer.objects.filter(created_at__lt=cutoff, conversations__isnull=True).delete()

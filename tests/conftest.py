@@ -112,6 +112,13 @@ def rate_limits(settings):
 
 
 @pytest.fixture
+def media(settings, tmp_path):
+    """Uploaded files go to this test's own folder (returned), never the repository."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
 def customer(db):
     return CustomerFactory(name="Casey Customer")
 

@@ -1,6 +1,9 @@
 """Loaded with `-p` (see pyproject.toml), before pytest-django sets Django up."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 # Tests run django-q2 tasks (the bot's turn) inline, right after the commit that
 # schedules them; the cluster itself is exercised by `make run` and the benchmarks.
@@ -16,3 +19,8 @@ os.environ.setdefault("SECRET_KEY", "baton-tests-only-" + "k" * 40)
 # `rate_limits` fixture), which count under a prefix of this run's own.
 os.environ.setdefault("BATON_RATELIMIT_ENABLED", "0")
 os.environ["BATON_RATELIMIT_PREFIX"] = f"baton-test-rl-{os.getpid()}"
+# Files the tests upload never land in the repository: a folder of this run's
+# own, removed at exit (tests that look at the files use the `media` fixture).
+_media = tempfile.mkdtemp(prefix="baton-test-media-")
+os.environ["BATON_MEDIA_ROOT"] = _media
+atexit.register(shutil.rmtree, _media, ignore_errors=True)

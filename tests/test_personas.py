@@ -32,6 +32,9 @@ PUBLIC = {
     "chat-session",
     "chat-send",
     "chat-history",
+    "chat-upload",
+    # The link is the key (signed for one viewer of one file); an agent's link also needs the sign-in.
+    "attachment",
     "favicon",
     "login",
     "logout",
@@ -45,6 +48,7 @@ AGENT = {
     "inbox-list",
     "inbox-conversation",
     "inbox-reply",
+    "inbox-attach",
     "inbox-resolve",
     "inbox-learn",
     "inbox-note",

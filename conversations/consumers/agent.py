@@ -5,7 +5,7 @@ from collections import deque
 
 from django.core.exceptions import ValidationError
 
-from conversations import broadcast, selectors, services, signals
+from conversations import broadcast, files, selectors, services, signals
 from conversations.consumers.base import (
     CLOSE_FORBIDDEN,
     CLOSE_TRY_LATER,
@@ -52,6 +52,9 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
 
     user = None
     watching: Conversation | None = None
+
+    def viewer(self) -> str | None:
+        return files.AGENTS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -176,7 +179,10 @@ class InboxConsumer(_AgentSocket, _EventsConsumer):
     @staticmethod
     def _sync_frames(conversation: Conversation, after_seq: int, after_event: int) -> list[dict]:
         messages = selectors.conversation_messages_after(conversation=conversation, after_seq=after_seq)
-        frames = [{"type": "conversation.message", "message": broadcast.message_payload(m)} for m in messages]
+        frames = [
+            {"type": "conversation.message", "message": broadcast.message_payload(m, viewer=files.AGENTS)}
+            for m in messages
+        ]
         frames += [
             {"type": "conversation.timeline", "event": broadcast.timeline_payload(e)}
             for e in selectors.conversation_timeline(conversation=conversation, after_id=after_event)

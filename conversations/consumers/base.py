@@ -62,6 +62,10 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
 
     joined: tuple[str, ...] = ()
 
+    def viewer(self) -> str | None:
+        """Whom the files' links in this socket's messages are signed for."""
+        return None
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Client ids of this socket's latest sends (``_own_echo``).
@@ -182,7 +186,7 @@ class _EventsConsumer(AsyncJsonWebsocketConsumer):
             self.sending.append(client_id)
 
         def store():
-            return broadcast.message_payload(post(content.get("body"), client_id))
+            return broadcast.message_payload(post(content.get("body"), client_id), viewer=self.viewer())
 
         payload = await self.run_frame(store, content)
         if payload is not None:

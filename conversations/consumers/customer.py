@@ -4,7 +4,7 @@ import logging
 
 from django.db import DatabaseError
 
-from conversations import broadcast, selectors, services
+from conversations import broadcast, files, selectors, services
 from conversations.consumers.base import CLOSE_FORBIDDEN, CLOSE_TRY_LATER, _EventsConsumer, _int_field
 from conversations.identity import SUBPROTOCOL, session_key, token_from_subprotocols, visitor_read
 from conversations.models import Customer
@@ -22,6 +22,9 @@ class CustomerChatConsumer(_EventsConsumer):
     then joins the customer's group."""
 
     customer: Customer | None = None
+
+    def viewer(self) -> str | None:
+        return files.customer_viewer(self.customer.pk) if self.customer else None
 
     async def connect(self):
         self.visitor = visitor_read(token_from_subprotocols(self.scope.get("subprotocols", [])))
@@ -120,7 +123,11 @@ class CustomerChatConsumer(_EventsConsumer):
         catch_up = selectors.customer_catch_up(
             customer=self.customer, conversation_id=conversation_id, after_seq=after_seq
         )
-        frames = [{"type": "conversation.message", "message": broadcast.message_payload(m)} for m in catch_up.messages]
+        viewer = self.viewer()
+        frames = [
+            {"type": "conversation.message", "message": broadcast.message_payload(m, viewer=viewer)}
+            for m in catch_up.messages
+        ]
         if catch_up.conversation is not None:
             frames.append(
                 {

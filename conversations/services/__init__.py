@@ -15,6 +15,13 @@ from conversations.services.assignment import (
     conversation_release,
     conversations_assign,
 )
+from conversations.services.attachments import (
+    attachment_check,
+    attachments_delete,
+    caption_clean,
+    message_post_file_from_agent,
+    message_post_file_from_customer,
+)
 from conversations.services.bot_turns import (
     BOT_TURN_ATTEMPTS,
     BOT_TURN_BATCH,
@@ -55,10 +62,13 @@ __all__ = [
     "_message_create",
     "_reload_with_customer",
     "agent_typing",
+    "attachment_check",
+    "attachments_delete",
     "bot_turn",
     "bot_turn_schedule",
     "bot_turns_recover",
     "bot_turns_run",
+    "caption_clean",
     "client_id_clean",
     "conversation_accept",
     "conversation_handoff",
@@ -76,6 +86,8 @@ __all__ = [
     "handoff_question",
     "mention_names",
     "message_body_clean",
+    "message_post_file_from_agent",
+    "message_post_file_from_customer",
     "message_post_from_agent",
     "message_post_from_customer",
     "note_add",

@@ -71,6 +71,10 @@ def bot_turns_run(*, message_ids: list[int], others: int = 0, now: datetime) -> 
     for message in Message.objects.filter(pk__in=taken).select_related("conversation").order_by("pk"):
         if message.conversation.status != Status.BOT:
             results[message.pk] = _bot_turn_finish(message=message, reply=None)
+        elif not message.body.strip():
+            # A file without a caption: the bot reads no files, a person looks at it.
+            unread = bot.BotAnswer(text="", confidence=None, handoff_reason=Conversation.HandoffReason.FILE_SENT)
+            results[message.pk] = _bot_turn_finish(message=message, reply=unread)
         elif attempts.get(message.pk, 0) > BOT_TURN_ATTEMPTS:
             failed = bot.BotAnswer(text="", confidence=None, handoff_reason=Conversation.HandoffReason.BOT_FAILED)
             results[message.pk] = _bot_turn_finish(message=message, reply=failed)

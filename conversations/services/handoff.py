@@ -31,6 +31,7 @@ _HANDOFF_TEXT = {
     Conversation.HandoffReason.BOT_FAILED: (
         "I couldn't get to your question, so I'm passing you to a person from our team."
     ),
+    Conversation.HandoffReason.FILE_SENT: "I can't open files, so I'm passing you to a person from our team.",
 }
 
 

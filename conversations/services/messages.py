@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations import broadcast, queries, selectors, signals
-from conversations.models import Conversation, Customer, Message
+from conversations.models import Attachment, Conversation, Customer, Message
 from core.tasks import task_enqueue
 
 Status = Conversation.Status
@@ -133,7 +133,9 @@ def message_post_from_customer(*, customer: Customer, body: object, client_id: o
 
 
 @transaction.atomic
-def _customer_message_store(*, customer: Customer, body: str, client_id: str) -> Message:
+def _customer_message_store(
+    *, customer: Customer, body: str, client_id: str, attachment: Attachment | None = None
+) -> Message:
     now = timezone.now()
     stored = queries.customer_message_insert(customer_id=customer.pk, body=body, client_id=client_id, now=now)
     if stored is None:
@@ -145,7 +147,9 @@ def _customer_message_store(*, customer: Customer, body: str, client_id: str) ->
         stored = queries.customer_message_insert(customer_id=customer.pk, body=body, client_id=client_id, now=now)
     if stored.message_id is None:
         raise _Repeated
-    message = _message_stored(stored, sender=Message.Sender.CUSTOMER, body=body, client_id=client_id, now=now)
+    message = _message_stored(
+        stored, sender=Message.Sender.CUSTOMER, body=body, client_id=client_id, now=now, attachment=attachment
+    )
     if stored.status == Status.BOT:
         message_id = message.pk
         # The turn is in the database already: if this enqueue fails (Redis down),
@@ -154,8 +158,18 @@ def _customer_message_store(*, customer: Customer, body: str, client_id: str) ->
     return message
 
 
-def _message_stored(stored: queries.Stored, *, sender: str, body: str, client_id: str, now: datetime, agent=None):
-    """The message a ``queries`` write stored, as an instance, pushed on commit."""
+def _message_stored(
+    stored: queries.Stored,
+    *,
+    sender: str,
+    body: str,
+    client_id: str,
+    now: datetime,
+    agent=None,
+    attachment: Attachment | None = None,
+):
+    """The message a ``queries`` write stored, as an instance, with its attachment
+    (written here, in the message's transaction), pushed on commit."""
     message = Message(
         pk=stored.message_id,
         conversation_id=stored.conversation_id,
@@ -168,6 +182,9 @@ def _message_stored(stored: queries.Stored, *, sender: str, body: str, client_id
         created_at=now,
     )
     message._state.adding, message._state.db = False, "default"
+    if attachment is not None:
+        message.attachment = attachment  # sets attachment.message and keeps it on the message
+        attachment.save(force_insert=True)
     conversation = Conversation(
         pk=stored.conversation_id, customer_id=stored.customer_id, status=stored.status, last_seq=stored.seq
     )
@@ -198,7 +215,9 @@ def message_post_from_agent(
 
 
 @transaction.atomic
-def _agent_message_store(*, conversation_id: int, agent: AbstractBaseUser, body: str, client_id: str) -> Message:
+def _agent_message_store(
+    *, conversation_id: int, agent: AbstractBaseUser, body: str, client_id: str, attachment: Attachment | None = None
+) -> Message:
     now = timezone.now()
     stored = queries.agent_message_insert(
         conversation_id=conversation_id, agent_id=agent.pk, body=body, client_id=client_id, now=now
@@ -213,7 +232,15 @@ def _agent_message_store(*, conversation_id: int, agent: AbstractBaseUser, body:
         raise PermissionDenied("Only the agent who accepted this conversation can do that.")
     if stored.message_id is None:
         raise _Repeated
-    message = _message_stored(stored, sender=Message.Sender.AGENT, body=body, client_id=client_id, now=now, agent=agent)
+    message = _message_stored(
+        stored,
+        sender=Message.Sender.AGENT,
+        body=body,
+        client_id=client_id,
+        now=now,
+        agent=agent,
+        attachment=attachment,
+    )
     conversation = Conversation(
         pk=stored.conversation_id,
         customer_id=stored.customer_id,

@@ -1,5 +1,5 @@
 """The agent page's writes that its script sends as JSON and a form without script
-posts: one answer for both (replies, internal notes)."""
+posts: one answer for both (replies, files, internal notes)."""
 
 from collections.abc import Callable
 
@@ -12,7 +12,8 @@ from django.shortcuts import redirect
 def agent_post(
     request: HttpRequest, *, pk: int, write: Callable[[], object], answer: Callable[[object], dict]
 ) -> HttpResponse:
-    """Run ``write``: to the script 201 with ``answer(result)``, or 400/403 with
+    """Run ``write``: to the script 201 with ``answer(result)``, or 400 (413 for a
+    file over the limit)/403 with
     ``{"error": {"code", "message"}}``; to a plain form a flash message and back to
     the conversation, where the refused text is still in the form's history."""
     wants_json = request.headers.get("Accept", "").startswith("application/json")
@@ -20,7 +21,8 @@ def agent_post(
         result = write()
     except ValidationError as e:
         if wants_json:
-            return JsonResponse({"error": {"code": e.code, "message": e.messages[0]}}, status=400)
+            status = 413 if e.code == "file_too_large" else 400
+            return JsonResponse({"error": {"code": e.code, "message": e.messages[0]}}, status=status)
         flash.error(request, e.messages[0])
     except PermissionDenied as e:
         if wants_json:

@@ -12,11 +12,12 @@ import json
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import broadcast, selectors, services
+from conversations import broadcast, files, selectors, services
 from conversations.identity import (
     Identity,
     IdentityRefused,
@@ -56,6 +57,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "conversations/chat.html",
         {
             "max_chars": settings.BATON_MAX_MESSAGE_CHARS,
+            "max_file_bytes": settings.BATON_ATTACHMENT_MAX_BYTES,
             "embedded": request.GET.get("embed") == "1",
             # The parent pages the frame accepts a session from (the CSP says the same to the browser).
             "config": {"origins": sorted(sites), "loader": request.GET.get("loader") == "1"},
@@ -145,7 +147,7 @@ def _chat_state(customer: Customer | None) -> dict:
     conversation = selectors.conversation_open_for(customer=customer)
     return {
         "customer": {"name": customer.name, "verified": customer.verified},
-        "history": [broadcast.message_payload(m) for m in messages],
+        "history": [broadcast.message_payload(m, viewer=files.customer_viewer(customer.pk)) for m in messages],
         # The page holds every message of its conversations: catch up from the last.
         "cursor": {"conversation": messages[-1].conversation_id, "seq": messages[-1].seq} if messages else None,
         "state": broadcast.conversation_payload(
@@ -200,7 +202,9 @@ def chat_send(request: HttpRequest) -> JsonResponse:
     except ValidationError as e:
         return _error(400, e.code, e.messages[0])
     # The same answer for a message sent again (same client id): the one stored.
-    return JsonResponse({"message": broadcast.message_payload(message)}, status=201)
+    return JsonResponse(
+        {"message": broadcast.message_payload(message, viewer=files.customer_viewer(customer.pk))}, status=201
+    )
 
 
 @require_GET
@@ -224,10 +228,51 @@ def chat_history(request: HttpRequest) -> JsonResponse:
     conversation = catch_up.conversation
     return JsonResponse(
         {
-            "messages": [broadcast.message_payload(m) for m in catch_up.messages],
+            "messages": [
+                broadcast.message_payload(m, viewer=files.customer_viewer(customer.pk)) for m in catch_up.messages
+            ],
             "conversation": broadcast.conversation_payload(conversation, queue_position=catch_up.queue_position)
             if conversation
             else None,
             "cursor": {"conversation": catch_up.cursor[0], "seq": catch_up.cursor[1]},
         }
+    )
+
+
+def _upload(request: HttpRequest) -> tuple[object, object, object]:
+    """The form's file, caption and client id; a broken multipart body reads as no file."""
+    try:
+        return request.FILES.get("file"), request.POST.get("body"), request.POST.get("client_id")
+    except MultiPartParserError:
+        return None, None, None
+
+
+@csrf_exempt  # the token comes in a header, as for chat_send
+@require_POST
+def chat_upload(request: HttpRequest) -> JsonResponse:
+    """A file from the customer (multipart: ``file``, an optional ``body`` as its
+    caption, ``client_id``), under the same session and rate limits as a message."""
+    visitor = _visitor_from_header(request)
+    if visitor is None:
+        return _forbidden()
+    if refused := ratelimit.message_refusal(request, visitor=session_key(visitor)):
+        return refused
+    customer = selectors.customer_of(visitor)
+    if customer is None and visitor.customer_id is not None:
+        return _forbidden()  # the customer was erased
+    upload, caption, client_id = _upload(request)
+    try:
+        if customer is None:  # no row for a refused file
+            services.caption_clean(caption)
+            services.attachment_check(upload=upload)
+            if refused := ratelimit.start_refusal(request):
+                return refused
+            customer = services.customer_for_visitor(visitor=visitor)
+        message = services.message_post_file_from_customer(
+            customer=customer, upload=upload, caption=caption, client_id=client_id
+        )
+    except ValidationError as e:
+        return _error(413 if e.code == "file_too_large" else 400, e.code, e.messages[0])
+    return JsonResponse(
+        {"message": broadcast.message_payload(message, viewer=files.customer_viewer(customer.pk))}, status=201
     )

@@ -4,15 +4,17 @@ Live updates arrive over the inbox websocket; the page then re-renders the list
 fragment from the server, so the list is always the database's truth.
 """
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import broadcast, selectors, services
+from conversations import broadcast, files, selectors, services
 from conversations.models import Conversation, Message
 from conversations.views.agent_posts import agent_post
 from knowledge import services as knowledge_services
@@ -89,7 +91,7 @@ def _panel_context(conversation: Conversation) -> dict:
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.select_related("customer", "assigned_agent"), pk=pk)
     messages = selectors.conversation_messages_after(conversation=conversation)
-    history = [broadcast.message_payload(m) for m in messages]
+    history = [broadcast.message_payload(m, viewer=files.AGENTS) for m in messages]
     return render(
         request,
         "conversations/conversation.html",
@@ -105,6 +107,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 open_id=conversation.pk,
             ),
             "notes": [broadcast.note_payload(n) for n in selectors.conversation_notes(conversation=conversation)],
+            "max_file_bytes": settings.BATON_ATTACHMENT_MAX_BYTES,
             "is_mine": conversation.status == Conversation.Status.ASSIGNED
             and conversation.assigned_agent_id == request.user.pk,
             "queue_position": selectors.queue_position(conversation=conversation),
@@ -128,7 +131,27 @@ def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
             body=request.POST.get("body"),
             client_id=request.POST.get("client_id"),
         ),
-        answer=lambda message: {"message": broadcast.message_payload(message)},
+        answer=lambda message: {"message": broadcast.message_payload(message, viewer=files.AGENTS)},
+    )
+
+
+@login_required
+@require_POST
+def conversation_attach(request: HttpRequest, pk: int) -> HttpResponse:
+    """A file from the assigned agent (multipart: ``file``, an optional ``body``
+    as its caption, ``client_id``): JSON for the page's script, else back to the page."""
+    get_object_or_404(Conversation, pk=pk)
+    try:
+        upload, caption, client_id = request.FILES.get("file"), request.POST.get("body"), request.POST.get("client_id")
+    except MultiPartParserError:
+        upload = caption = client_id = None
+    return agent_post(
+        request,
+        pk=pk,
+        write=lambda: services.message_post_file_from_agent(
+            conversation_id=pk, agent=request.user, upload=upload, caption=caption, client_id=client_id
+        ),
+        answer=lambda message: {"message": broadcast.message_payload(message, viewer=files.AGENTS)},
     )
 
 

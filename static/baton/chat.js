@@ -1,4 +1,5 @@
-import { fetchJson, liveSocket, MessageList, PendingSends, retryable, showConnection, showError, typingNote, typingSender } from "./live.js";
+import { fetchJson, liveSocket, MessageList, PendingSends, retryable, showConnection, showError, typingNote, typingSender, uploadFile } from "./live.js";
+import { fileProblem } from "./files.js";
 
 // The page is a shell: the session (token, history, state) comes from /chat/session/,
 // with the token kept where the customer's page keeps it (docs/security.md):
@@ -14,6 +15,7 @@ const textarea = document.getElementById("body");
 const errorEl = document.getElementById("chat-error");
 const maxChars = Number(root.dataset.maxChars);
 const talkButton = document.getElementById("talk-to-person");
+const fileInput = document.getElementById("attach-file");
 const agentTyping = typingNote(document.getElementById("agent-typing"));
 const OWN_KEY = "baton.session";
 const embedded = config.loader && window.parent !== window;
@@ -233,6 +235,27 @@ form.addEventListener("submit", (e) => {
   pending.add({ type: "message", body });
   textarea.value = "";
   if (botAnswers) typing.hidden = false;
+});
+
+// A file is sent as soon as it is chosen, with what is typed as its caption.
+fileInput.addEventListener("change", async () => {
+  const file = fileInput.files[0];
+  fileInput.value = "";
+  if (!file) return;
+  const problem = fileProblem(file, Number(fileInput.dataset.maxBytes));
+  if (problem) return showError(errorEl, problem);
+  showError(errorEl, "");
+  const caption = textarea.value;
+  textarea.value = "";
+  try {
+    const message = await uploadFile({
+      url: root.dataset.uploadUrl, file, caption, list, headers: { "X-Baton-Token": token },
+    });
+    onMessage(message);
+  } catch (error) {
+    showError(errorEl, error.message);
+    if (!textarea.value) textarea.value = caption;
+  }
 });
 
 // A person sees the customer typing; the bot does not need to.

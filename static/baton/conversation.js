@@ -5,7 +5,8 @@
 // that depend on it are re-read from the server and swapped; the page never reloads,
 // and the half-written reply is kept per conversation across reloads and navigation.
 import { send, subscribe } from "./hub.js";
-import { MessageList, PendingSends, fetchDocument, fetchJson, retryable, showError, typingNote, typingSender } from "./live.js";
+import { MessageList, PendingSends, fetchDocument, fetchJson, retryable, showError, typingNote, typingSender, uploadFile } from "./live.js";
+import { fileProblem } from "./files.js";
 
 const root = document.getElementById("conversation");
 const conversationId = Number(root.dataset.id);
@@ -190,6 +191,30 @@ root.addEventListener("submit", (e) => {
   pending.add({ type: "message", body: box.value });
   box.value = "";
   saveDraft("");
+});
+// A file is sent as soon as it is chosen, with the reply typed so far as its caption.
+root.addEventListener("change", async (e) => {
+  if (e.target.id !== "attach-file") return;
+  const input = e.target;
+  const file = input.files[0];
+  input.value = "";
+  if (!file) return;
+  const problem = fileProblem(file, Number(input.dataset.maxBytes));
+  if (problem) return showError(errorEl(), problem);
+  showError(errorEl(), "");
+  const box = replyBox();
+  const caption = box?.value ?? "";
+  if (box) { box.value = ""; saveDraft(""); }
+  try {
+    const message = await uploadFile({
+      url: composer().dataset.attachUrl, file, caption, list, fields: { csrfmiddlewaretoken: root.dataset.csrf },
+    });
+    onMessage(message);
+  } catch (error) {
+    showError(errorEl(), error.message);
+    const now = replyBox();
+    if (now && !now.value) { now.value = caption; saveDraft(caption); }
+  }
 });
 root.addEventListener("input", (e) => {
   if (e.target !== replyBox()) return;

@@ -10,6 +10,8 @@
 // exception is a bot answer's body_html, Markdown rendered and sanitised on the server
 // (conversations/markdown.py).
 
+import { renderAttachment } from "./files.js";
+
 const CLOSE_FORBIDDEN = 4403;
 const CLOSE_NOT_FOUND = 4404;
 
@@ -168,7 +170,9 @@ export class MessageList {
     } else {
       body.textContent = m.body;
     }
-    li.append(who, body);
+    li.append(who);
+    if (m.body || !m.attachment) li.append(body);
+    if (m.attachment) li.append(renderAttachment(m.attachment));
     if (m.sender === "bot" && m.sources?.length) {
       const meta = document.createElement("div");
       meta.className = "bot-meta";
@@ -189,6 +193,23 @@ export class MessageList {
     }
     li.append(time);
     return li;
+  }
+}
+
+// Send a file as a message: shown as "sending…" until the server answers with the
+// stored message (returned), or an error (thrown, the pending line gone).
+export async function uploadFile({ url, file, caption, list, headers = {}, fields = {} }) {
+  const clientId = newClientId();
+  list.addPending(clientId, file.name);
+  const body = new FormData();
+  body.set("file", file);
+  body.set("body", caption || "");
+  body.set("client_id", clientId);
+  for (const [name, value] of Object.entries(fields)) body.set(name, value);
+  try {
+    return (await fetchJson(url, { method: "POST", headers, body })).message;
+  } finally {
+    list.dropPending(clientId);
   }
 }
 

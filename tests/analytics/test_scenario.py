@@ -22,6 +22,7 @@ REASONS = [
     {"reason": "Customer asked for a person", "count": "2", "share": "33.3%"},
     {"reason": "Bot answers did not help", "count": "1", "share": "16.7%"},
     {"reason": "Bot could not answer", "count": "0", "share": "0.0%"},
+    {"reason": "Customer sent a file", "count": "0", "share": "0.0%"},
 ]
 # Answered turns: 0.85, 0.92, 0.75, 0.62 (0.90 was the Sunday before). Handed off: 0.30, 0.20, 0.45, 0.55.
 ANSWERED_BINS = {6: "1", 7: "1", 8: "1", 9: "1"}

@@ -3,6 +3,7 @@ on the configured channel layer: in-memory embedded, Redis with REDIS_URL."""
 
 import json
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
@@ -13,12 +14,13 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from conversations import consumers, services, signals
+from conversations import consumers, files, services, signals
 from conversations.identity import customer_token_make, token_subprotocol, visitor_token_make
 from conversations.models import Conversation, Customer, Message
 from helpdesk.asgi import application
 from knowledge.services import EntryData, entries_upsert
 from tests.factories import ConversationFactory, CustomerFactory, UserFactory
+from tests.uploads import image_bytes, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -663,4 +665,37 @@ async def test_a_page_showing_a_conversation_still_hears_the_lists_messages_and_
     await sync_to_async(services.message_post_from_customer)(customer=shown, body="listed only")
     await sync_to_async(services.message_post_from_customer)(customer=other, body="in the list")
     assert await bodies_until("in the list") == ["listed only", "in the list"]
+    await page.disconnect()
+
+
+def _link_viewer(attachment: dict) -> str:
+    return files.link_viewer(attachment_id=attachment["id"], token=parse_qs(urlsplit(attachment["url"]).query)["t"][0])
+
+
+async def test_a_file_reaches_each_side_live_and_on_sync_with_a_link_of_its_own(media):
+    customer, agent = await sync_to_async(CustomerFactory)(), await sync_to_async(UserFactory)(username="alice")
+    conversation = await sync_to_async(ConversationFactory)(customer=customer, pending=True)
+    await sync_to_async(services.conversation_accept)(conversation_id=conversation.pk, agent=agent)
+    chat, _, _ = await _customer_socket(customer_token_make(customer_id=customer.pk))
+    page = await _watching(agent, conversation)
+
+    await sync_to_async(services.message_post_file_from_customer)(
+        customer=customer, upload=upload("shot.png", image_bytes()), caption="look"
+    )
+    heard_by_customer = await _receive_until(chat, lambda e: e["type"] == "conversation.message")
+    heard_by_agent = await _receive_until(page, lambda e: e["type"] == "conversation.message")
+    assert _link_viewer(heard_by_customer["message"]["attachment"]) == files.customer_viewer(customer.pk)
+    assert _link_viewer(heard_by_agent["message"]["attachment"]) == files.AGENTS
+
+    await chat.send_json_to({"type": "sync", "conversation": conversation.pk, "after_seq": 0})
+    replayed = await _receive_until(
+        chat, lambda e: e["type"] == "conversation.message" and "attachment" in e["message"]
+    )
+    assert _link_viewer(replayed["message"]["attachment"]) == files.customer_viewer(customer.pk)
+    await page.send_json_to({"type": "sync", "conversation": conversation.pk, "after_seq": 0})
+    replayed = await _receive_until(
+        page, lambda e: e["type"] == "conversation.message" and "attachment" in e["message"]
+    )
+    assert _link_viewer(replayed["message"]["attachment"]) == files.AGENTS
+    await chat.disconnect()
     await page.disconnect()

@@ -255,3 +255,17 @@ def test_a_conversation_never_handed_off_has_no_trail_and_a_bot_greeting_stands_
         (None, ["Welcome back"]),
         ("Hi", []),
     ]
+
+
+@pytest.mark.django_db
+def test_the_inbox_shows_a_file_without_caption_by_its_name(customer, agent, media):
+    from conversations import services
+    from tests.uploads import pdf_bytes, upload
+
+    services.customer_request_handoff(customer=customer)
+    services.message_post_file_from_customer(customer=customer, upload=upload("invoice.pdf", pdf_bytes()))
+    [row] = selectors.inbox_conversations(view="pending", user=agent)
+    assert row.last_body == "📎 invoice.pdf"
+    services.message_post_file_from_customer(customer=customer, upload=upload("b.pdf", pdf_bytes()), caption="see")
+    [row] = selectors.inbox_conversations(view="pending", user=agent)
+    assert row.last_body == "see"

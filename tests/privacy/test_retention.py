@@ -6,11 +6,13 @@ import pytest
 import time_machine
 from django_q.models import Schedule
 
-from conversations.models import Conversation, ConversationEvent, Customer, Message
+from conversations import services as conversation_services
+from conversations.models import Attachment, Conversation, ConversationEvent, Customer, Message
 from privacy import services, tasks
 from sla.models import Breach, SLATimer
 from tests.analytics.scenario import standard_policy
 from tests.factories import ConversationFactory, CustomerFactory, MessageFactory
+from tests.uploads import pdf_bytes, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +107,28 @@ def test_the_setting_is_parsed_strictly(monkeypatch):
     monkeypatch.setenv("BATON_RETENTION_DAYS", "thirty")
     with pytest.raises(ImproperlyConfigured, match="BATON_RETENTION_DAYS"):
         envint("BATON_RETENTION_DAYS", 0, minimum=0)
+
+
+def test_the_files_of_deleted_conversations_go_too(media, django_capture_on_commit_callbacks):
+    old, recent = _conversation(resolved_days_ago=40), _conversation(resolved_days_ago=10)
+    stored = {}
+    for conversation in (old, recent):
+        # Open again for a moment, to take the file (its one message is numbered 1).
+        Conversation.objects.filter(pk=conversation.pk).update(
+            status=Conversation.Status.BOT, resolved_at=None, last_seq=1
+        )
+        message = conversation_services.message_post_file_from_customer(
+            customer=conversation.customer, upload=upload("a.pdf", pdf_bytes()), caption="see"
+        )
+        stored[conversation.pk] = media / message.attachment.file.name
+    Conversation.objects.filter(pk=old.pk).update(
+        status=Conversation.Status.RESOLVED, resolved_at=NOW - timedelta(days=40)
+    )
+    Conversation.objects.filter(pk=recent.pk).update(
+        status=Conversation.Status.RESOLVED, resolved_at=NOW - timedelta(days=10)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.conversations_purge(now=NOW, days=30) == 1
+    assert not stored[old.pk].exists()
+    assert stored[recent.pk].exists()
+    assert list(Attachment.objects.values_list("message__conversation_id", flat=True)) == [recent.pk]

@@ -13,13 +13,14 @@ from analytics import services as analytics_services
 from analytics.models import HandoffQuestion
 from conversations import services as conversation_services
 from conversations.identity import Identity
-from conversations.models import Conversation, Customer, Message
+from conversations.models import Attachment, Conversation, Customer, Message
 from knowledge import services as knowledge_services
 from knowledge.models import Chunk, Entry, EvalCase
 from privacy import selectors, services
 from tests.analytics.pages import read_page
 from tests.analytics.scenario import WEEK
 from tests.factories import ConversationFactory, MessageFactory
+from tests.uploads import pdf_bytes, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -140,3 +141,26 @@ def test_the_dashboard_shows_the_same_figures_after_every_customer_is_erased(wee
         {"question": "[erased]", "count": str(sum(int(r["count"]) for r in questions))}
     ]
     assert after.tables == before.tables
+
+
+def _file_sent(customer):
+    message = conversation_services.message_post_file_from_customer(
+        customer=customer, upload=upload("passport scan.pdf", pdf_bytes())
+    )
+    return message.attachment
+
+
+def test_the_export_describes_the_files_sent(customer, media):
+    _file_sent(customer)
+    exported = selectors.customer_export(customer=customer)
+    described = [m["attachment"] for c in exported["conversations"] for m in c["messages"] if "attachment" in m]
+    assert [(a["name"], a["content_type"]) for a in described] == [("passport scan.pdf", "application/pdf")]
+
+
+def test_erasing_deletes_the_files_sent(customer, media, django_capture_on_commit_callbacks):
+    stored = media / _file_sent(customer).file.name
+    assert stored.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.customer_erase(customer=customer)
+    assert not Attachment.objects.exists()
+    assert not stored.exists()
