@@ -14,8 +14,9 @@ const list = new MessageList(document.getElementById("messages"), {
   agentView: true,
   cursor: { conversation: conversationId, seq: 0 },
 });
-// Re-read and swapped when who may act changes; the thread and timeline stay.
-const PARTS = ["conversation-meta", "conversation-actions", "reply-area"];
+// Re-read and swapped when who may act changes (the panel too: a handoff adds its
+// trail); the thread and timeline stay.
+const PARTS = ["conversation-meta", "conversation-actions", "reply-area", "customer-panel"];
 const DRAFT_KEY = `baton.draft.${root.dataset.user}.${conversationId}`;
 let syncing = false;
 let syncAgain = false;

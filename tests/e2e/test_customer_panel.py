@@ -2,7 +2,10 @@
 the embedding site said of them, their earlier conversations and the bot turns
 that led to the handoff; a right-hand column on desktop, below the header on a phone."""
 
+import threading
+
 import pytest
+from django.db import connection
 from django.db.models import F
 from playwright.sync_api import expect
 
@@ -102,3 +105,30 @@ def test_on_a_phone_the_panel_is_below_the_header_above_the_thread(live_url, bro
     assert aside["width"] > 300  # the page's width, not a squeezed column
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     _assert_clean(page)
+
+
+def test_the_panel_follows_a_handoff_while_the_conversation_is_open(live_url, browser):
+    """An agent reading a chat the bot still has sees why it was handed off, without a reload."""
+    UserFactory(username="alice", first_name="Alice")
+    customer = CustomerFactory(name="Hana Live")
+    conversation = ConversationFactory(customer=customer, last_seq=1)
+    MessageFactory(conversation=conversation, seq=1, body="Can I change the delivery address?")
+    page = browser.new_context().new_page()
+    _login(page, live_url, "alice")
+    page.goto(f"{live_url}/inbox/c/{conversation.pk}/")
+    expect(page.locator("[data-live-status]")).to_have_attribute("data-state", "live")
+    page.evaluate("window.samePanelDocument = true")
+    panel = page.get_by_test_id("customer-panel")
+    expect(panel.get_by_test_id("trail-reason")).to_have_count(0)
+
+    def handoff():  # outside Playwright's thread: the broadcast bridges to the channel layer
+        try:
+            services.customer_request_handoff(customer=customer)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=handoff)
+    thread.start()
+    thread.join(timeout=30)
+    expect(panel.get_by_test_id("trail-reason")).to_have_text("Customer asked for a person")
+    assert page.evaluate("window.samePanelDocument") is True  # swapped in place, not reloaded
