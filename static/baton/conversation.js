@@ -169,6 +169,9 @@ subscribe({
     if (event.type === "conversation.message" || event.type === "message.ack") onMessage(event.message);
     else if (event.type === "sync.done" && event.conversation === conversationId) {
       list.synced(event);
+      // Watched and caught up (frames are served in order): this conversation is live,
+      // its typing and notes reach the page from now on.
+      root.dataset.synced = "true";
       syncing = false;
       if (syncAgain) { syncAgain = false; sync(); }
     } else if (event.type === "resync") sync();
@@ -179,7 +182,7 @@ subscribe({
     else if (event.type === "error" && event.client_id) pending.refused(event.client_id, event.code, event.message, event.retry_after);
     else if (event.type === "error" && event.frame === "sync" && retryable(event)) { syncing = false; setTimeout(sync, 1000); }
   },
-  onDown() { syncing = false; },
+  onDown() { syncing = false; delete root.dataset.synced; },
 });
 
 // Delegated: the reply area is swapped when who may act changes.

@@ -28,6 +28,9 @@ window.WebSocket = class extends window.WebSocket {
 def _open(page, live_url, conversation):
     page.goto(f"{live_url}/inbox/c/{conversation.pk}/")
     expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
+    # Watched and synced: the socket being open is not enough, events reach the page
+    # once the server has put it in the conversation's group.
+    expect(page.locator("#conversation")).to_have_attribute("data-synced", "true")
     # Marked on this document: a reload would lose it.
     page.evaluate("window.sameDocument = true")
 

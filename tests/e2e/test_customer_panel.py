@@ -116,7 +116,7 @@ def test_the_panel_follows_a_handoff_while_the_conversation_is_open(live_url, br
     page = browser.new_context().new_page()
     _login(page, live_url, "alice")
     page.goto(f"{live_url}/inbox/c/{conversation.pk}/")
-    expect(page.locator("[data-live-status]")).to_have_attribute("data-state", "live")
+    expect(page.locator("#conversation")).to_have_attribute("data-synced", "true")
     page.evaluate("window.samePanelDocument = true")
     panel = page.get_by_test_id("customer-panel")
     expect(panel.get_by_test_id("trail-reason")).to_have_count(0)

@@ -28,7 +28,9 @@ window.WebSocket = class extends window.WebSocket {
 
 
 def _live(page):
+    """The conversation page is watching its conversation and has caught up."""
     expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
+    expect(page.locator("#conversation")).to_have_attribute("data-synced", "true")
 
 
 def test_a_note_with_a_mention_rings_bob_shows_to_agents_and_never_to_the_customer(live_url, browser, artifacts):
