@@ -10,6 +10,7 @@ leaves nothing behind.
 
 import logging
 import secrets
+from collections.abc import Callable
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -68,6 +69,33 @@ def _file_drop(attachment: Attachment) -> None:
         logger.warning("could not delete attachment file %s", attachment.file.name, exc_info=True)
 
 
+def _message_with_file(
+    attachment: Attachment,
+    upload,
+    *,
+    client_id: str,
+    store: Callable[[], Message],
+    earlier: Callable[[], Message | None],
+) -> Message:
+    """Write the file, then the message that carries it. A ``client_id`` already
+    stored returns that message; the file is dropped again whenever no row keeps it
+    (a repeat that raced this one, a failed write)."""
+    if client_id and (repeated := earlier()):
+        return repeated
+    _file_write(attachment, upload)
+    try:
+        message = store()
+    except _Repeated:
+        _file_drop(attachment)
+        return earlier()
+    except BaseException:
+        _file_drop(attachment)
+        raise
+    if attachment.pk is None:  # an earlier message under this client id came back
+        _file_drop(attachment)
+    return message
+
+
 def message_post_file_from_customer(
     *, customer: Customer, upload: object, caption: object = "", client_id: object = ""
 ) -> Message:
@@ -76,20 +104,15 @@ def message_post_file_from_customer(
     caption = caption_clean(caption)
     client_id = client_id_clean(client_id)
     attachment = attachment_check(upload=upload)
-    if client_id and (earlier := selectors.customer_message_by_client_id(customer=customer, client_id=client_id)):
-        return earlier
-    _file_write(attachment, upload)
-    try:
-        message = _customer_message_store(customer=customer, body=caption, client_id=client_id, attachment=attachment)
-    except _Repeated:
-        _file_drop(attachment)
-        return selectors.customer_message_by_client_id(customer=customer, client_id=client_id)
-    except BaseException:
-        _file_drop(attachment)
-        raise
-    if attachment.pk is None:  # an earlier message under this client id came back
-        _file_drop(attachment)
-    return message
+    return _message_with_file(
+        attachment,
+        upload,
+        client_id=client_id,
+        store=lambda: _customer_message_store(
+            customer=customer, body=caption, client_id=client_id, attachment=attachment
+        ),
+        earlier=lambda: selectors.customer_message_by_client_id(customer=customer, client_id=client_id),
+    )
 
 
 def message_post_file_from_agent(
@@ -100,22 +123,15 @@ def message_post_file_from_agent(
     caption = caption_clean(caption)
     client_id = client_id_clean(client_id)
     attachment = attachment_check(upload=upload)
-    if client_id and (earlier := selectors.message_by_client_id(conversation_id=conversation_id, client_id=client_id)):
-        return earlier
-    _file_write(attachment, upload)
-    try:
-        message = _agent_message_store(
+    return _message_with_file(
+        attachment,
+        upload,
+        client_id=client_id,
+        store=lambda: _agent_message_store(
             conversation_id=conversation_id, agent=agent, body=caption, client_id=client_id, attachment=attachment
-        )
-    except _Repeated:
-        _file_drop(attachment)
-        return selectors.message_by_client_id(conversation_id=conversation_id, client_id=client_id)
-    except BaseException:
-        _file_drop(attachment)
-        raise
-    if attachment.pk is None:
-        _file_drop(attachment)
-    return message
+        ),
+        earlier=lambda: selectors.message_by_client_id(conversation_id=conversation_id, client_id=client_id),
+    )
 
 
 def attachments_delete(*, conversation_ids: list[int]) -> int:
