@@ -2,10 +2,7 @@
 the embedding site said of them, their earlier conversations and the bot turns
 that led to the handoff; a right-hand column on desktop, below the header on a phone."""
 
-import threading
-
 import pytest
-from django.db import connection
 from django.db.models import F
 from playwright.sync_api import expect
 
@@ -13,6 +10,7 @@ from conversations import services
 from conversations.models import Conversation, Message
 from tests.e2e.test_a11y import _assert_clean
 from tests.e2e.test_handoff_flow import _login
+from tests.e2e.threads import in_a_thread
 from tests.factories import ConversationFactory, CustomerFactory, MessageFactory, UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -121,14 +119,6 @@ def test_the_panel_follows_a_handoff_while_the_conversation_is_open(live_url, br
     panel = page.get_by_test_id("customer-panel")
     expect(panel.get_by_test_id("trail-reason")).to_have_count(0)
 
-    def handoff():  # outside Playwright's thread: the broadcast bridges to the channel layer
-        try:
-            services.customer_request_handoff(customer=customer)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=handoff)
-    thread.start()
-    thread.join(timeout=30)
+    in_a_thread(lambda: services.customer_request_handoff(customer=customer))
     expect(panel.get_by_test_id("trail-reason")).to_have_text("Customer asked for a person")
     assert page.evaluate("window.samePanelDocument") is True  # swapped in place, not reloaded

@@ -2,15 +2,14 @@
 agent's page reads the list at most once a second however busy the team is."""
 
 import re
-import threading
 from itertools import pairwise
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from conversations import services
 from tests.e2e.test_handoff_flow import _login
+from tests.e2e.threads import in_a_thread
 from tests.factories import CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -37,16 +36,11 @@ def test_a_burst_of_handoffs_shows_in_full_with_at_most_one_list_read_a_second(l
 
     customers = CustomerFactory.create_batch(HANDOFFS)
 
-    def burst():  # outside Playwright's thread: the broadcasts bridge to the channel layer
-        try:
-            for customer in customers:  # each commits: a handoff event, a message, routing's
-                services.customer_request_handoff(customer=customer)
-        finally:
-            connection.close()
+    def burst():
+        for customer in customers:  # each commits: a handoff event, a message, routing's
+            services.customer_request_handoff(customer=customer)
 
-    thread = threading.Thread(target=burst)
-    thread.start()
-    thread.join(timeout=60)
+    in_a_thread(burst)
 
     expect(page.locator('[data-count="pending"]')).to_have_text(str(HANDOFFS))
     expect(page.locator("#inbox-rows tr[data-conversation]")).to_have_count(HANDOFFS)
@@ -101,15 +95,7 @@ def test_a_live_update_swaps_only_the_rows_that_changed(live_url, browser):
         [quiet_id, busy_id],
     )
 
-    def write():  # outside Playwright's thread: the broadcast bridges to the channel layer
-        try:
-            services.message_post_from_customer(customer=busy, body="Still waiting for my refund")
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=write)
-    thread.start()
-    thread.join(timeout=60)
+    in_a_thread(lambda: services.message_post_from_customer(customer=busy, body="Still waiting for my refund"))
 
     busy_row = page.locator(f'#inbox-rows tr[data-conversation="{busy_id}"]')
     expect(busy_row).to_contain_text("Still waiting for my refund")

@@ -2,17 +2,16 @@
 resolved without the mouse, the shortcuts overlay, and j/k across pages."""
 
 import re
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from conversations import services
 from conversations.models import Conversation, Message
 from tests.e2e.test_handoff_flow import _login
+from tests.e2e.threads import in_a_thread
 from tests.factories import ConversationFactory, CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -123,15 +122,7 @@ def test_j_and_k_follow_the_inbox_tab_and_the_selection_outlives_a_live_render(l
     expect(page.locator(SELECTED)).to_have_attribute("data-conversation", str(second.pk))
 
     # A new handoff re-renders the rows: the same conversation stays selected.
-    def handoff():  # outside Playwright's thread: the broadcast bridges to the channel layer
-        try:
-            services.customer_request_handoff(customer=CustomerFactory(name="Nia New"))
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=handoff)
-    thread.start()
-    thread.join(timeout=30)
+    in_a_thread(lambda: services.customer_request_handoff(customer=CustomerFactory(name="Nia New")))
     expect(page.locator(ROWS)).to_have_count(3)
     expect(page.locator(SELECTED)).to_have_attribute("data-conversation", str(second.pk))
     expect(page.locator(SELECTED)).to_have_count(1)

@@ -2,15 +2,13 @@
 conversation and which tab, the offers sit compact in the list pane with what the
 customer asked, and a phone shows one pane at a time."""
 
-import threading
-
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from conversations import services
 from tests.e2e.test_handoff_flow import _login
 from tests.e2e.test_routing import _online
+from tests.e2e.threads import in_a_thread
 from tests.factories import ConversationFactory, CustomerFactory, MessageFactory, UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -60,15 +58,7 @@ def test_a_new_handoff_appears_in_the_list_pane_while_a_conversation_is_open(liv
     expect(page.locator("[data-live-status]")).to_have_attribute("data-state", "live")
     expect(page.locator(ROWS)).to_have_count(1)
 
-    def handoff():  # outside Playwright's thread: the broadcast bridges to the channel layer
-        try:
-            services.customer_request_handoff(customer=CustomerFactory(name="Nia New"))
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=handoff)
-    thread.start()
-    thread.join(timeout=30)
+    in_a_thread(lambda: services.customer_request_handoff(customer=CustomerFactory(name="Nia New")))
     expect(page.locator(ROWS)).to_have_count(2)
     expect(page.locator(ROWS, has_text="Nia New")).to_have_count(1)
     expect(page.locator('[data-count="pending"]')).to_have_text("2")
@@ -86,15 +76,7 @@ def test_an_offer_card_in_the_list_pane_says_what_the_customer_asked(live_url, b
     conversation = ConversationFactory(customer=customer, last_seq=1)
     MessageFactory(conversation=conversation, seq=1, body="My card was charged twice for one order")
 
-    def handoff():
-        try:
-            services.customer_request_handoff(customer=customer)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=handoff)
-    thread.start()
-    thread.join(timeout=30)
+    in_a_thread(lambda: services.customer_request_handoff(customer=customer))
     card = page.locator(".pane-list [data-testid=offer]", has_text="Quinn Asker")
     expect(card).to_have_count(1, timeout=15_000)
     expect(card.get_by_test_id("offer-question")).to_have_text("“My card was charged twice for one order”")

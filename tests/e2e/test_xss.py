@@ -12,14 +12,12 @@ live messages), the analytics dashboard and breach list, and Django admin.
 
 import html
 import json
-import threading
 import time
 from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 from django.contrib import admin
-from django.db import connection
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -35,6 +33,7 @@ from routing.models import AgentProfile
 from sla.models import DEFAULT_TARGETS, SLAPolicy, SLATarget, SLATimer
 from sla.services import sla_sweep
 from tests.e2e.test_handoff_flow import _login
+from tests.e2e.threads import in_a_thread
 from tests.factories import UserFactory
 from tests.xss_corpus import KINDS, PAYLOADS
 
@@ -117,26 +116,6 @@ def open_chat_as(page, base: str, customer: Customer) -> None:
     page.add_init_script(f"localStorage.setItem('baton.session', {json.dumps(token)})")
     page.goto(f"{base}/chat/")
     expect(page.get_by_label("Message")).to_be_enabled()
-
-
-def _in_a_thread(work):
-    """Writes whose broadcasts must reach the pages: outside Playwright's thread
-    (whose running event loop the on-commit broadcasts cannot bridge from)."""
-    errors, results = [], []
-
-    def run():
-        try:
-            results.append(work())
-        except Exception as e:  # re-raised in the test's thread
-            errors.append(e)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(timeout=60)
-    assert not thread.is_alive() and not errors, errors
-    return results[0]
 
 
 def _seed(admin_user, mallory):
@@ -251,7 +230,7 @@ def test_the_corpus_is_shown_as_text_everywhere_and_never_runs(live_url, browser
     admin_user = UserFactory(username="admin", first_name="Ada", is_staff=True, is_superuser=True)
     mallory = UserFactory(username="mallory", first_name=MALLORY)
     started = time.monotonic()
-    chatter, chat_conversation = _in_a_thread(lambda: _seed(admin_user, mallory))
+    chatter, chat_conversation = in_a_thread(lambda: _seed(admin_user, mallory))
     seeded = time.monotonic()
     assert chat_conversation.messages.filter(sender=Message.Sender.BOT).exists()  # the KB answer
     texts = [p.text for p in PAYLOADS]
@@ -269,7 +248,7 @@ def test_the_corpus_is_shown_as_text_everywhere_and_never_runs(live_url, browser
     expect(bot_said.locator(".body a")).to_have_count(0)
     expect(bot_said).to_contain_text(f"Source: {RESET_TITLE}")
     customer.check(verbatim=texts)
-    _in_a_thread(
+    in_a_thread(
         lambda: [
             services.message_post_from_agent(conversation_id=chat_conversation.pk, agent=mallory, body=p.text)
             for p in PAYLOADS
@@ -301,9 +280,9 @@ def test_the_corpus_is_shown_as_text_everywhere_and_never_runs(live_url, browser
     notes = staff.page.locator("#messages [data-testid=note]")
     expect(notes).to_have_count(len(PAYLOADS))
     staff.check(verbatim=[*texts, *(f"@admin note {p.id}: {p.text}" for p in PAYLOADS)])
-    _in_a_thread(lambda: [services.message_post_from_customer(customer=chatter, body=p.text) for p in PAYLOADS])
+    in_a_thread(lambda: [services.message_post_from_customer(customer=chatter, body=p.text) for p in PAYLOADS])
     expect(said).to_have_count(2 * len(PAYLOADS) + 1)
-    _in_a_thread(
+    in_a_thread(
         lambda: [services.note_add(conversation_id=chat_conversation.pk, author=mallory, body=p.text) for p in PAYLOADS]
     )
     expect(notes).to_have_count(2 * len(PAYLOADS))
