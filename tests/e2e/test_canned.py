@@ -10,7 +10,8 @@ from conversations.identity import Identity
 from conversations.models import Message
 from tests.e2e.test_handoff_flow import _login
 from tests.e2e.test_headers import RECORD_VIOLATIONS
-from tests.e2e.test_xss import _in_a_thread, open_chat_as
+from tests.e2e.test_xss import open_chat_as
+from tests.e2e.threads import in_a_thread
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +30,7 @@ def _seed(agent):
 
 def test_an_agent_saves_a_response_and_inserts_it_with_the_keyboard(live_url, browser):
     agent = UserFactory(username="alice", first_name="Alice")
-    customer, conversation = _in_a_thread(lambda: _seed(agent))
+    customer, conversation = in_a_thread(lambda: _seed(agent))
     # A shared one the same letters find, listed after the agent's own.
     CannedResponse.objects.create(title="Team greeting", shortcut="greeting-team", body="Hello from the team")
 

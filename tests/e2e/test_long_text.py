@@ -8,7 +8,8 @@ from playwright.sync_api import expect
 from conversations import selectors, services
 from conversations.identity import Identity
 from tests.e2e.test_handoff_flow import _login
-from tests.e2e.test_xss import _in_a_thread, open_chat_as
+from tests.e2e.test_xss import open_chat_as
+from tests.e2e.threads import in_a_thread
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +38,7 @@ def _fits(page) -> None:
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_long_name_and_an_unbroken_message_stay_within_the_screen(live_url, browser, width):
     agent = UserFactory(username="alice", first_name="Alice", is_staff=True)
-    customer, conversation = _in_a_thread(lambda: _seed(agent))
+    customer, conversation = in_a_thread(lambda: _seed(agent))
     viewport = {"width": width, "height": 800}
 
     staff = browser.new_context(viewport=viewport).new_page()
